@@ -1,0 +1,180 @@
+"""Settings from PARTNERDESK_* environment variables, validated once at start.
+
+A bad value stops the process with one clear line (`ConfigError`), never with a
+stack trace half-way through serving.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite://partnerdesk.sqlite3"
+
+# Every Tortoise model module, in dependency order. Migrations live in models/migrations.
+MODEL_MODULES = [
+    "models.partner",
+    "models.account",
+    "models.auth",
+    "models.customer",
+    "models.item",
+    "models.inquiry",
+    "models.invitation",
+    "models.outbox",
+    "models.activity",
+]
+
+
+class ConfigError(ValueError):
+    """A PARTNERDESK_* variable has a value we cannot use."""
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The Tortoise configuration for one database URL (also read by `tortoise makemigrations`)."""
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "partnerdesk": {
+                "models": MODEL_MODULES,
+                "migrations": "models.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# For the `tortoise` command line ([tool.tortoise] in pyproject.toml).
+TORTOISE_ORM = tortoise_config(os.environ.get("PARTNERDESK_DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+def _database_url(value: str) -> str:
+    scheme = urlsplit(value).scheme
+    if scheme not in {"sqlite", "postgres", "asyncpg", "psycopg"}:
+        raise ValueError("must be a sqlite:// or postgres:// URL")
+    return value
+
+
+def _optional_redis_url(value: str) -> str | None:
+    if not value:
+        return None
+    if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must be a redis:// URL")
+    return value
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _int_between(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _float_between(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+def _optional_text(value: str) -> str | None:
+    return value or None
+
+
+def _setting(default: str, parse: Callable[[str], Any]) -> Any:
+    """A dataclass field read from PARTNERDESK_<NAME>, parsed and validated by `parse`."""
+    return field(default=parse(default), metadata={"env_default": default, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(DEFAULT_DATABASE_URL, _database_url)
+    redis_url: str | None = _setting("", _optional_redis_url)
+    host: str = _setting("127.0.0.1", _text)
+    port: int = _setting("8000", _int_between(1, 65535))
+    env: str = _setting("development", _one_of("development", "production"))
+    smtp_host: str = _setting("localhost", _text)
+    smtp_port: int = _setting("1025", _int_between(1, 65535))
+    smtp_username: str | None = _setting("", _optional_text)
+    smtp_password: str | None = _setting("", _optional_text)
+    smtp_starttls: bool = _setting("false", _boolean)
+    mail_from: str = _setting("PartnerDesk <no-reply@localhost>", _text)
+    mail_worker: bool = _setting("true", _boolean)
+    mail_retry_base_seconds: float = _setting("30", _float_between(0.001, 86400))
+    mail_max_attempts: int = _setting("8", _int_between(1, 100))
+    invitation_ttl_days: int = _setting("30", _int_between(1, 3650))
+    token_ttl_hours: int = _setting("336", _int_between(1, 24 * 366))
+    # Argon2id cost: "standard" is argon2-cffi's RFC 9106 low-memory profile; "fast" keeps
+    # Argon2id but with OWASP's minimum memory, for test suites that register many users.
+    password_hash_profile: str = _setting("standard", _one_of("standard", "fast"))
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every PARTNERDESK_* variable; raise ConfigError on the first bad one."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            name = f"PARTNERDESK_{setting.name.upper()}"
+            raw = environ.get(name)
+            if raw is None:
+                continue
+            try:
+                values[setting.name] = setting.metadata["parse"](raw)
+            except ValueError as error:
+                raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
+        return cls(**values)
+
+    def tortoise(self) -> dict[str, Any]:
+        return tortoise_config(self.database_url)
+
+    @classmethod
+    def documented_variables(cls) -> list[tuple[str, str]]:
+        """(variable, default) pairs, for the README and `partnerdesk --help`."""
+        return [
+            (f"PARTNERDESK_{setting.name.upper()}", setting.metadata["env_default"])
+            for setting in fields(cls)
+        ]

@@ -1,0 +1,1 @@
+"""Tortoise models, one module per aggregate. Nothing here knows about GraphQL."""

@@ -1,0 +1,168 @@
+"""Registration, sign-in and bearer tokens for both realms."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.account import AccountHolder
+from models.auth import AuthToken, Realm
+from models.partner import MemberRole, Partner, PartnerMember
+from resolvers.actor import ANONYMOUS, Actor
+from resolvers.errors import Conflict, Unauthenticated
+from resolvers.passwords import hash_password, needs_rehash, verify_password
+from resolvers.validation import Problems, clean_email, clean_language, clean_phone, clean_text
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+WRONG_CREDENTIALS = "E-mail or password is wrong."
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    actor: Actor
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _check_password(problems: Problems, password: str) -> None:
+    if len(password) < 10:
+        problems.add("password", "Password must have at least 10 characters.")
+    elif len(password) > 256:
+        problems.add("password", "Password must have at most 256 characters.")
+
+
+async def issue_token(
+    ttl_hours: int, *, member: PartnerMember | None = None, account: AccountHolder | None = None
+) -> IssuedToken:
+    """A fresh 256-bit bearer token; only its SHA-256 is stored."""
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(hours=ttl_hours)
+    record = await AuthToken.create(
+        token_hash=hash_token(token),
+        realm=Realm.PARTNER if member else Realm.ACCOUNT,
+        member=member,
+        account=account,
+        expires_at=expires_at,
+    )
+    return IssuedToken(token, expires_at, Actor(member=member, account=account, token_id=record.id))
+
+
+async def authenticate(token: str | None) -> Actor:
+    """The actor behind a bearer token; visitors (no, unknown, expired, revoked token) are anonymous."""
+    if not token:
+        return ANONYMOUS
+    record = (
+        await AuthToken.filter(
+            token_hash=hash_token(token), revoked_at=None, expires_at__gt=datetime.now(UTC)
+        )
+        .select_related("member", "account")
+        .first()
+    )
+    if record is None:
+        return ANONYMOUS
+    return Actor(member=record.member, account=record.account, token_id=record.id)
+
+
+async def register_partner(
+    ttl_hours: int, *, partner_name: str, slug: str, name: str, email: str, password: str
+) -> IssuedToken:
+    """A new partner with its owner, signed in."""
+    problems = Problems()
+    partner_name_clean = clean_text(problems, "partnerName", partner_name, max_length=200, required=True, label="Partner name")
+    slug_clean = (slug or "").strip().lower()
+    if not SLUG.match(slug_clean):
+        problems.add("slug", "Slug must be 3-63 lower-case letters, digits or hyphens.")
+    name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
+    email_clean = clean_email(problems, "email", email, required=True)
+    _check_password(problems, password)
+    problems.raise_if_any()
+    assert partner_name_clean and name_clean and email_clean
+    password_hash = await hash_password(password)
+    async with in_transaction():
+        try:
+            partner = await Partner.create(slug=slug_clean, name=partner_name_clean, display_name=partner_name_clean)
+        except IntegrityError:
+            raise Conflict("This slug is taken.", ("slug",)) from None
+        try:
+            member = await PartnerMember.create(
+                partner=partner, email=email_clean, name=name_clean, role=MemberRole.OWNER, password_hash=password_hash
+            )
+        except IntegrityError:
+            raise Conflict("A partner member with this e-mail exists.", ("email",)) from None
+        return await issue_token(ttl_hours, member=member)
+
+
+async def register_account(
+    ttl_hours: int,
+    *,
+    name: str,
+    email: str,
+    password: str,
+    phone: str | None = None,
+    company_name: str | None = None,
+    language: str | None = None,
+) -> IssuedToken:
+    """A new account holder, signed in."""
+    problems = Problems()
+    name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
+    email_clean = clean_email(problems, "email", email, required=True)
+    phone_clean = clean_phone(problems, "phone", phone)
+    company_clean = clean_text(problems, "companyName", company_name, max_length=200, label="Company name")
+    language_clean = clean_language(problems, "language", language) or "en"
+    _check_password(problems, password)
+    problems.raise_if_any()
+    password_hash = await hash_password(password)
+    for _attempt in range(5):
+        try:
+            async with in_transaction():
+                account = await AccountHolder.create(
+                    account_number=f"A{secrets.randbelow(10**9):09d}",
+                    email=email_clean,
+                    name=name_clean,
+                    phone=phone_clean,
+                    company_name=company_clean,
+                    language=language_clean,
+                    password_hash=password_hash,
+                )
+                return await issue_token(ttl_hours, account=account)
+        except IntegrityError:
+            if await AccountHolder.exists(email=email_clean):
+                raise Conflict("An account with this e-mail exists.", ("email",)) from None
+            # otherwise the random account number collided: draw again
+    raise Conflict("Could not allocate an account number; try again.")
+
+
+async def login(ttl_hours: int, *, realm: Realm, email: str, password: str) -> IssuedToken:
+    """Sign in; a wrong password and an unknown e-mail give the same error."""
+    normalized = (email or "").strip().lower()
+    person: PartnerMember | AccountHolder | None
+    if realm == Realm.PARTNER:
+        person = await PartnerMember.get_or_none(email=normalized)
+    else:
+        person = await AccountHolder.get_or_none(email=normalized)
+    if not await verify_password(person.password_hash if person else None, password or ""):
+        raise Unauthenticated(WRONG_CREDENTIALS)
+    assert person is not None
+    if needs_rehash(person.password_hash):
+        person.password_hash = await hash_password(password)
+        await person.save(update_fields=["password_hash"])
+    if isinstance(person, PartnerMember):
+        return await issue_token(ttl_hours, member=person)
+    return await issue_token(ttl_hours, account=person)
+
+
+async def logout(actor: Actor) -> None:
+    """Revoke the token of this request."""
+    if actor.token_id is None:
+        raise Unauthenticated()
+    await AuthToken.filter(id=actor.token_id, revoked_at=None).update(revoked_at=datetime.now(UTC))

@@ -1,0 +1,314 @@
+"""Customer records: create, edit with optimistic locking, archive, restore, list, match."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models.activity import ActivityVerb
+from models.customer import Customer, CustomerKind, CustomerSource, CustomerStatus
+from models.partner import Partner
+from resolvers.activity import record_activity
+from resolvers.actor import Actor
+from resolvers.errors import Conflict, NotFound
+from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.validation import (
+    Problems,
+    clean_country,
+    clean_email,
+    clean_language,
+    clean_phone,
+    clean_tags,
+    clean_text,
+)
+
+ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
+# Python name -> GraphQL input name, for error paths and change summaries.
+GRAPHQL_NAMES = {
+    "kind": "kind",
+    "first_name": "firstName",
+    "last_name": "lastName",
+    "company_name": "companyName",
+    "email": "email",
+    "phone": "phone",
+    "address": "address",
+    "vat_id": "vatId",
+    "language": "language",
+    "notes": "notes",
+    "tags": "tags",
+    "street": "street",
+    "postal_code": "postalCode",
+    "city": "city",
+    "country": "country",
+}
+
+
+class CustomerSortField(StrEnum):
+    DISPLAY_NAME = "DISPLAY_NAME"
+    CREATED_AT = "CREATED_AT"
+    CUSTOMER_NUMBER = "CUSTOMER_NUMBER"
+
+
+SORT_COLUMNS = {
+    CustomerSortField.DISPLAY_NAME: ("sort_name", False),
+    CustomerSortField.CREATED_AT: ("created_at", True),
+    CustomerSortField.CUSTOMER_NUMBER: ("number", False),
+}
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    search: str | None = None
+    status: CustomerStatus | None = None
+    source: CustomerSource | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerOrder:
+    field: CustomerSortField = CustomerSortField.DISPLAY_NAME
+    descending: bool = False
+
+
+def format_customer_number(number: int) -> str:
+    return f"C-{number:05d}"
+
+
+def _clean_fields(problems: Problems, given: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    """Validate the customer fields present in `given` (Python names, address as a mapping)."""
+    values: dict[str, Any] = {}
+    text_limits = {"first_name": 100, "last_name": 100, "company_name": 200, "vat_id": 32}
+    for name, limit in text_limits.items():
+        if name in given:
+            values[name] = clean_text(problems, GRAPHQL_NAMES[name], given[name], max_length=limit, label=GRAPHQL_NAMES[name])
+    if "vat_id" in values and values["vat_id"]:
+        values["vat_id"] = values["vat_id"].replace(" ", "").upper()
+    if "kind" in given:
+        if given["kind"] is None:
+            problems.add("kind", "kind must be PERSON or COMPANY.")
+        else:
+            values["kind"] = CustomerKind(given["kind"])
+    if "notes" in given:
+        values["notes"] = clean_text(problems, "notes", given["notes"], max_length=10_000, multiline=True, label="Notes")
+    if "email" in given:
+        values["email"] = clean_email(problems, "email", given["email"])
+    if "address" in given:
+        address = given["address"] or {}
+        nested = problems.nested("address")
+        values["street"] = clean_text(nested, "street", address.get("street"), max_length=200, label="Street")
+        values["postal_code"] = clean_text(nested, "postalCode", address.get("postal_code"), max_length=20, label="Postal code")
+        values["city"] = clean_text(nested, "city", address.get("city"), max_length=100, label="City")
+        values["country"] = clean_country(nested, "country", address.get("country"))
+        region = values["country"] or region
+    if "phone" in given:
+        values["phone"] = clean_phone(problems, "phone", given["phone"], region=region)
+    if "language" in given:
+        values["language"] = clean_language(problems, "language", given["language"]) or "en"
+    if "tags" in given:
+        values["tags"] = clean_tags(problems, "tags", given["tags"])
+    return values
+
+
+def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Display name, sort key, tag index and search text, from the customer's fields."""
+    full_name = " ".join(part for part in (record.get("first_name"), record.get("last_name")) if part)
+    if record.get("kind") == CustomerKind.COMPANY:
+        display_name = record.get("company_name") or full_name
+    else:
+        display_name = full_name or record.get("company_name") or record.get("email") or "—"
+    phone = record.get("phone") or ""
+    searchable = [
+        display_name,
+        full_name,
+        record.get("company_name"),
+        record.get("email"),
+        phone,
+        phone.lstrip("+"),
+        record.get("customer_number"),
+    ]
+    tags = record.get("tags") or []
+    return {
+        "display_name": display_name[:255],
+        "sort_name": display_name.lower()[:255],
+        "tags_text": "".join(f"\n{tag.lower()}" for tag in tags) + ("\n" if tags else ""),
+        "search_text": " ".join(part.lower() for part in searchable if part),
+    }
+
+
+def _check_identity(problems: Problems, record: Mapping[str, Any]) -> None:
+    if record.get("kind") == CustomerKind.COMPANY:
+        if not record.get("company_name"):
+            problems.add("companyName", "Company name is required for a company.")
+    elif not (record.get("first_name") or record.get("last_name")):
+        problems.add("lastName", "A person needs a first or last name.")
+
+
+def validate_new_customer(problems: Problems, given: Mapping[str, Any]) -> dict[str, Any]:
+    """Cleaned fields for a new customer; errors go to `problems` (with its path prefix)."""
+    values = _clean_fields(problems, {"kind": CustomerKind.PERSON, **given}, region=None)
+    values.setdefault("language", "en")
+    values.setdefault("tags", [])
+    _check_identity(problems, values)
+    return values
+
+
+async def allocate_customer_number(partner_id: int) -> int:
+    """The partner's next customer number; call inside a transaction (the row lock orders them)."""
+    await Partner.filter(id=partner_id).update(customer_seq=F("customer_seq") + 1)
+    number = await Partner.filter(id=partner_id).values_list("customer_seq", flat=True).first()
+    assert isinstance(number, int)
+    return number
+
+
+async def insert_customer(
+    actor: Actor, partner_id: int, values: Mapping[str, Any], source: CustomerSource, summary: str
+) -> Customer:
+    """Insert a validated customer with the next number and its activity row (caller's transaction)."""
+    number = await allocate_customer_number(partner_id)
+    record = {**values, "customer_number": format_customer_number(number)}
+    customer = await Customer.create(
+        partner_id=partner_id, number=number, source=source, **record, **_derived(record)
+    )
+    await record_activity(
+        partner_id, ActivityVerb.CUSTOMER_CREATED, summary.format(name=customer.display_name),
+        actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+    )
+    return customer
+
+
+async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
+    """A new MANUAL customer with the partner's next customer number."""
+    partner_id = actor.require_partner_id()
+    problems = Problems()
+    values = validate_new_customer(problems, given)
+    problems.raise_if_any()
+    async with in_transaction():
+        return await insert_customer(actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created")
+
+
+async def get_customer(actor: Actor, customer_id: int) -> Customer | None:
+    """The partner's customer, or None (also for another partner's id)."""
+    return await Customer.get_or_none(id=customer_id, partner_id=actor.require_partner_id())
+
+
+async def require_customer(actor: Actor, customer_id: int, path: tuple[str, ...] = ("id",)) -> Customer:
+    customer = await get_customer(actor, customer_id)
+    if customer is None:
+        raise NotFound("Customer", path)
+    return customer
+
+
+async def update_customer(
+    actor: Actor, customer_id: int, patch: Mapping[str, Any], expected_version: int | None
+) -> Customer:
+    """Change the given fields; a stale `expected_version` gives CONFLICT and changes nothing."""
+    customer = await require_customer(actor, customer_id)
+    if expected_version is not None and expected_version != customer.version:
+        raise Conflict(
+            f"The customer was changed meanwhile (version {customer.version}, you sent {expected_version}); reload and retry.",
+            ("expectedVersion",),
+        )
+    problems = Problems(("patch",))
+    current = {name: getattr(customer, name) for name in (*GRAPHQL_NAMES, "customer_number") if name != "address"}
+    changes = _clean_fields(problems, patch, region=customer.country)
+    merged = {**current, **changes}
+    _check_identity(problems, merged)
+    problems.raise_if_any()
+    changed = [name for name, value in changes.items() if current.get(name) != value]
+    if not changed:
+        return customer
+    values = {name: changes[name] for name in changed}
+    now = datetime.now(UTC)
+    async with in_transaction():
+        updated = await Customer.filter(
+            id=customer.id, partner_id=customer.partner_id, version=customer.version
+        ).update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
+        if not updated:
+            raise Conflict("The customer was changed meanwhile; reload and retry.", ("expectedVersion",))
+        summary = ", ".join(sorted({GRAPHQL_NAMES[name] if name not in ADDRESS_FIELDS else "address" for name in changed}))
+        await record_activity(
+            customer.partner_id, ActivityVerb.CUSTOMER_UPDATED,
+            f"Customer {_derived(merged)['display_name']} changed: {summary}",
+            actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+        )
+    return await Customer.get(id=customer.id)
+
+
+async def _set_status(actor: Actor, customer_id: int, status: CustomerStatus, verb: ActivityVerb, summary: str) -> Customer:
+    customer = await require_customer(actor, customer_id)
+    if customer.status == status:
+        return customer  # archiving an archived customer changes nothing
+    async with in_transaction():
+        updated = await Customer.filter(id=customer.id, version=customer.version).update(
+            status=status, version=F("version") + 1, updated_at=datetime.now(UTC)
+        )
+        if not updated:
+            raise Conflict("The customer was changed meanwhile; reload and retry.", ("id",))
+        await record_activity(
+            customer.partner_id, verb, summary.format(name=customer.display_name),
+            actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+        )
+    return await Customer.get(id=customer.id)
+
+
+async def archive_customer(actor: Actor, customer_id: int) -> Customer:
+    """Archive: hidden from the default working set, data kept."""
+    return await _set_status(actor, customer_id, CustomerStatus.ARCHIVED, ActivityVerb.CUSTOMER_ARCHIVED, "Customer {name} archived")
+
+
+async def restore_customer(actor: Actor, customer_id: int) -> Customer:
+    return await _set_status(actor, customer_id, CustomerStatus.ACTIVE, ActivityVerb.CUSTOMER_RESTORED, "Customer {name} restored")
+
+
+async def list_customers(
+    actor: Actor, page: PageRequest, filter: CustomerFilter, order: CustomerOrder
+) -> Page[Customer]:
+    """One keyset page of the partner's customers."""
+    query = Customer.filter(partner_id=actor.require_partner_id())
+    if filter.status is not None:
+        query = query.filter(status=filter.status)
+    if filter.source is not None:
+        query = query.filter(source=filter.source)
+    if filter.tag:
+        query = query.filter(tags_text__contains=f"\n{filter.tag.strip().lower()}\n")
+    for word in (filter.search or "").lower().split()[:8]:
+        query = query.filter(search_text__contains=word)
+    column, is_datetime = SORT_COLUMNS[order.field]
+    keys = [SortKey(column, order.descending, is_datetime), SortKey("id", order.descending)]
+    return await keyset_page(query, keys, page)
+
+
+async def customer_matches(
+    actor: Actor, email: str | None, phone: str | None, name: str | None
+) -> list[Customer]:
+    """Possible duplicates of a person about to become a customer, best match first."""
+    partner_id = actor.require_partner_id()
+    lenient = Problems()  # a suggestion query ignores what it cannot normalise
+    conditions = []
+    email_clean = clean_email(lenient, "email", email) if email else None
+    if email_clean:
+        conditions.append(Q(email=email_clean))
+    phone_clean = clean_phone(lenient, "phone", phone) if phone else None
+    if phone_clean:
+        conditions.append(Q(phone=phone_clean))
+    words = [word for word in (name or "").lower().split() if len(word) > 1][:5]
+    if words:
+        conditions.append(Q(*[Q(sort_name__contains=word) for word in words], join_type=Q.AND))
+    if not conditions:
+        return []
+    candidates = await Customer.filter(Q(*conditions, join_type=Q.OR), partner_id=partner_id).limit(50)
+
+    def score(customer: Customer) -> tuple[int, int]:
+        points = 0
+        points += 4 if email_clean and customer.email == email_clean else 0
+        points += 3 if phone_clean and customer.phone == phone_clean else 0
+        points += sum(1 for word in words if word in customer.sort_name)
+        return (-points, customer.id)
+
+    return sorted(candidates, key=score)[:10]

@@ -1,0 +1,153 @@
+"""Keyset (cursor) pagination: page 500 costs what page 1 costs.
+
+A cursor is the sort-key values of the row it points at, so the next page is a
+`WHERE (key, id) > (cursor)` range scan on an index, never an OFFSET.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from tortoise.expressions import Q
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from resolvers.errors import ValidationFailed
+
+MAX_PAGE_SIZE = 100
+ModelT = TypeVar("ModelT", bound=Model)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+    is_datetime: bool = False
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    first: int | None = 20
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def validated_size(self) -> tuple[int, bool]:
+        """(page size, backwards?) after checking the Relay arguments."""
+        if self.first is not None and self.last is not None:
+            raise ValidationFailed.at(("last",), "Give either first or last, not both.")
+        backwards = self.last is not None
+        size = self.last if backwards else self.first
+        name = "last" if backwards else "first"
+        if size is None:
+            size = 20
+        if size < 0:
+            raise ValidationFailed.at((name,), f"{name} must not be negative.")
+        if size > MAX_PAGE_SIZE:
+            raise ValidationFailed.at((name,), f"{name} must be at most {MAX_PAGE_SIZE}.")
+        return size, backwards
+
+
+@dataclass
+class Page(Generic[ModelT]):
+    items: list[ModelT]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+    count: Callable[[], Awaitable[int]]
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+
+def _signature(keys: Sequence[SortKey]) -> str:
+    return ",".join(("-" if key.descending else "") + key.field for key in keys)
+
+
+def _encode(keys: Sequence[SortKey], row: Model) -> str:
+    values: list[Any] = []
+    for key in keys:
+        value = getattr(row, key.field)
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    raw = json.dumps([_signature(keys), *values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(keys: Sequence[SortKey], cursor: str, argument: str) -> list[Any]:
+    invalid = ValidationFailed.at((argument,), f"{argument} is not a cursor of this list.")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        raise invalid from None
+    if not isinstance(decoded, list) or len(decoded) != len(keys) + 1:
+        raise invalid
+    if decoded[0] != _signature(keys):
+        raise invalid
+    values = decoded[1:]
+    for index, key in enumerate(keys):
+        value = values[index]
+        if key.is_datetime:
+            try:
+                values[index] = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise invalid from None
+        elif key.field == "id" or key.field.endswith("number"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise invalid
+        elif not isinstance(value, str):
+            raise invalid
+    return values
+
+
+def _beyond(keys: Sequence[SortKey], values: list[Any], forwards: bool) -> Q:
+    """Rows strictly after `values` in the (possibly reversed) key order."""
+    alternatives = []
+    for position, key in enumerate(keys):
+        ascending = key.descending != forwards  # reversed when paging backwards
+        operator = "lt" if ascending else "gt"
+        conditions = {keys[i].field: values[i] for i in range(position)}
+        conditions[f"{key.field}__{operator}"] = values[position]
+        alternatives.append(Q(**conditions))
+    return Q(*alternatives, join_type=Q.OR)
+
+
+async def keyset_page(
+    query: QuerySet[ModelT], keys: Sequence[SortKey], request: PageRequest
+) -> Page[ModelT]:
+    """One page of `query` in `keys` order (the last key must be unique, e.g. id)."""
+    size, backwards = request.validated_size()
+    after = _decode(keys, request.after, "after") if request.after else None
+    before = _decode(keys, request.before, "before") if request.before else None
+
+    def ordering(reverse: bool) -> list[str]:
+        return [("-" if key.descending != reverse else "") + key.field for key in keys]
+
+    window = query
+    if after is not None:
+        window = window.filter(_beyond(keys, after, forwards=False))
+    if before is not None:
+        window = window.filter(_beyond(keys, before, forwards=True))
+    rows = list(await window.order_by(*ordering(backwards)).limit(size + 1)) if size else []
+    more = len(rows) > size
+    rows = rows[:size]
+    if backwards:
+        rows.reverse()
+    return Page(
+        items=rows,
+        cursors=[_encode(keys, row) for row in rows],
+        has_next_page=more if not backwards else before is not None,
+        has_previous_page=more if backwards else after is not None,
+        count=query.count,
+    )

@@ -1,0 +1,53 @@
+"""The partner's public profile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from models.partner import Partner
+from resolvers.actor import Actor
+from resolvers.validation import Problems, clean_text
+
+
+async def public_profile(slug: str) -> Partner | None:
+    """The partner behind a public profile; None while the profile is hidden."""
+    return await Partner.get_or_none(slug=(slug or "").strip().lower(), is_public=True)
+
+
+async def own_partner(actor: Actor) -> Partner:
+    return await Partner.get(id=actor.require_partner_id())
+
+
+async def update_partner_profile(actor: Actor, changes: Mapping[str, Any]) -> Partner:
+    """Change the given profile fields (OWNER/ADMIN only); null clears optional text."""
+    member = actor.require_admin()
+    problems = Problems()
+    values: dict[str, Any] = {}
+    if "display_name" in changes:
+        values["display_name"] = clean_text(problems, "displayName", changes["display_name"], max_length=200, required=True, label="Display name")
+    for name, graphql_name, limit, multiline in (
+        ("headline", "headline", 200, False),
+        ("description", "description", 5000, True),
+        ("city", "city", 100, False),
+    ):
+        if name in changes:
+            values[name] = clean_text(problems, graphql_name, changes[name], max_length=limit, multiline=multiline, label=graphql_name.capitalize())
+    if "services" in changes:
+        services: list[str] = []
+        for index, raw in enumerate(changes["services"] or []):
+            service = clean_text(problems, "services", raw, max_length=80, label=f"Service {index + 1}")
+            if service and service not in services:
+                services.append(service)
+        if len(services) > 30:
+            problems.add("services", "At most 30 services.")
+        values["services"] = services
+    if "is_public" in changes:
+        if changes["is_public"] is None:
+            problems.add("isPublic", "isPublic must be true or false.")
+        else:
+            values["is_public"] = bool(changes["is_public"])
+    problems.raise_if_any()
+    if values:
+        await Partner.filter(id=member.partner_id).update(**values)
+    return await Partner.get(id=member.partner_id)

@@ -1,0 +1,157 @@
+"""Registration, sign-in and the viewer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.account import AccountHolder as AccountHolderModel
+from models.auth import Realm
+from resolvers import auth
+from resolvers.actor import Actor
+from resolvers.errors import DomainError
+from schema.context import Info
+from schema.errors import UserError, user_errors
+from schema.ids import to_global_id
+from schema.partners import PartnerMember
+from schema.relay import Node
+
+strawberry.enum(Realm, description="Agency staff (PARTNER) or holders of their own customer account (ACCOUNT).")
+
+
+@strawberry.type(description="A person with their own customer account.")
+class AccountHolder(Node):
+    account_number: str
+    email: str
+    name: str
+    phone: str | None
+    company_name: str | None
+    language: str
+
+    @classmethod
+    def from_model(cls, account: AccountHolderModel) -> AccountHolder:
+        return cls(
+            id=to_global_id("AccountHolder", account.id),
+            account_number=account.account_number,
+            email=account.email,
+            name=account.name,
+            phone=account.phone,
+            company_name=account.company_name,
+            language=account.language,
+        )
+
+
+@strawberry.type(description="Who is signed in.")
+class Viewer:
+    realm: Realm
+    member: PartnerMember | None
+    account: AccountHolder | None
+
+    @classmethod
+    def of(cls, actor: Actor) -> Viewer | None:
+        if actor.member is not None:
+            return cls(realm=Realm.PARTNER, member=PartnerMember.from_model(actor.member), account=None)
+        if actor.account is not None:
+            return cls(realm=Realm.ACCOUNT, member=None, account=AccountHolder.from_model(actor.account))
+        return None
+
+
+@strawberry.type
+class AuthPayload:
+    token: str | None = strawberry.field(description="Send as `Authorization: Bearer <token>`.")
+    expires_at: datetime | None
+    viewer: Viewer | None
+    errors: list[UserError]
+
+    @classmethod
+    def issued(cls, issued: auth.IssuedToken) -> AuthPayload:
+        return cls(token=issued.token, expires_at=issued.expires_at, viewer=Viewer.of(issued.actor), errors=[])
+
+    @classmethod
+    def failed(cls, error: DomainError) -> AuthPayload:
+        return cls(token=None, expires_at=None, viewer=None, errors=user_errors(error))
+
+
+@strawberry.type
+class OkPayload:
+    ok: bool
+    errors: list[UserError]
+
+
+@strawberry.input
+class LoginInput:
+    realm: Realm
+    email: str
+    password: str
+
+
+@strawberry.input
+class RegisterPartnerInput:
+    partner_name: str
+    slug: str = strawberry.field(description="3-63 lower-case letters, digits or hyphens; the public profile's address.")
+    name: str
+    email: str
+    password: str = strawberry.field(description="At least 10 characters.")
+
+
+@strawberry.input
+class RegisterAccountInput:
+    name: str
+    email: str
+    password: str
+    phone: str | None = None
+    company_name: str | None = None
+    language: str | None = None
+
+
+@strawberry.type
+class AuthQuery:
+    @strawberry.field(description="Who is signed in; null for visitors.")
+    def viewer(self, info: Info) -> Viewer | None:
+        return Viewer.of(info.context.actor)
+
+
+@strawberry.type
+class AuthMutation:
+    @strawberry.mutation(description="Create a partner and its owner, and sign the owner in.")
+    async def register_partner(self, info: Info, input: RegisterPartnerInput) -> AuthPayload:
+        try:
+            issued = await auth.register_partner(
+                info.context.settings.token_ttl_hours,
+                partner_name=input.partner_name, slug=input.slug, name=input.name,
+                email=input.email, password=input.password,
+            )
+        except DomainError as error:
+            return AuthPayload.failed(error)
+        return AuthPayload.issued(issued)
+
+    @strawberry.mutation(description="Create an account holder and sign them in.")
+    async def register_account(self, info: Info, input: RegisterAccountInput) -> AuthPayload:
+        try:
+            issued = await auth.register_account(
+                info.context.settings.token_ttl_hours,
+                name=input.name, email=input.email, password=input.password,
+                phone=input.phone, company_name=input.company_name, language=input.language,
+            )
+        except DomainError as error:
+            return AuthPayload.failed(error)
+        return AuthPayload.issued(issued)
+
+    @strawberry.mutation(description="Sign in; a wrong password and an unknown e-mail give the same error.")
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        try:
+            issued = await auth.login(
+                info.context.settings.token_ttl_hours, realm=input.realm, email=input.email, password=input.password
+            )
+        except DomainError as error:
+            return AuthPayload.failed(error)
+        return AuthPayload.issued(issued)
+
+    @strawberry.mutation(description="Revoke the token this request was sent with.")
+    async def logout(self, info: Info) -> OkPayload:
+        try:
+            await auth.logout(info.context.actor)
+        except DomainError as error:
+            return OkPayload(ok=False, errors=user_errors(error))
+        return OkPayload(ok=True, errors=[])

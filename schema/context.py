@@ -1,0 +1,55 @@
+"""The typed request context: who is calling, the settings, and this request's DataLoaders."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import strawberry
+from starlette.requests import HTTPConnection
+from strawberry.dataloader import DataLoader
+
+from config import Settings
+from resolvers import loaders
+from resolvers.actor import Actor
+
+
+class Loaders:
+    """DataLoaders bound to one partner; built per request (and per subscription event)."""
+
+    def __init__(self, partner_id: int | None) -> None:
+        scoped = partner_id if partner_id is not None else -1  # visitors see no partner data
+
+        def bind(batch: Any) -> DataLoader[Any, Any]:
+            return DataLoader(load_fn=functools.partial(batch, scoped))
+
+        self.customer = bind(loaders.customers_by_id)
+        self.member = bind(loaders.members_by_id)
+        self.domains_of_customer = bind(loaders.domains_by_customer)
+        self.contracts_of_customer = bind(loaders.contracts_by_customer)
+        self.tasks_of_customer = bind(loaders.tasks_by_customer)
+        self.inquiries_of_customer = bind(loaders.inquiries_by_customer)
+        self.authorization_of_customer = bind(loaders.authorization_by_customer)
+        self.partner: DataLoader[int, Any] = DataLoader(load_fn=loaders.partners_by_id)
+        self.account: DataLoader[int, Any] = DataLoader(load_fn=loaders.accounts_by_id)
+        self.email: DataLoader[int, Any] = DataLoader(load_fn=loaders.emails_by_id)
+
+
+@dataclass
+class Context:
+    request: HTTPConnection
+    settings: Settings
+    actor: Actor
+    loaders: Loaders
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
+    response: Any = None
+
+    @classmethod
+    def build(cls, request: HTTPConnection, settings: Settings, actor: Actor, response: Any = None) -> Context:
+        partner_id = actor.member.partner_id if actor.member else None
+        return cls(request=request, settings=settings, actor=actor, loaders=Loaders(partner_id), response=response)
+
+
+Info = strawberry.Info[Context, None]

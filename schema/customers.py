@@ -1,0 +1,260 @@
+"""Customers: the Customer type, its inputs, queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import strawberry
+
+from models.customer import Customer as CustomerModel
+from models.customer import CustomerKind, CustomerSource, CustomerStatus
+from resolvers import activity, customers
+from resolvers.customers import CustomerSortField
+from resolvers.errors import DomainError
+from resolvers.pagination import Page
+from schema.activity import ActivityConnection
+from schema.context import Info
+from schema.errors import UserError, user_errors
+from schema.ids import decode_id, to_global_id
+from schema.inputs import given_fields
+from schema.relay import Connection, Node, build_connection, page_request
+
+strawberry.enum(CustomerKind)
+strawberry.enum(CustomerStatus)
+strawberry.enum(CustomerSource)
+strawberry.enum(CustomerSortField)
+
+
+@strawberry.enum
+class SortDirection(StrEnum):
+    ASC = "ASC"
+    DESC = "DESC"
+
+
+@strawberry.type
+class Address:
+    street: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None = strawberry.field(description="ISO 3166-1 alpha-2, upper case.")
+
+
+@strawberry.type(description="A customer of the partner: a person or a company.")
+class Customer(Node):
+    customer_number: str = strawberry.field(description="Unique per partner, sequential, never reused.")
+    kind: CustomerKind
+    display_name: str = strawberry.field(description="The company name for a COMPANY, else \"First Last\".")
+    first_name: str | None
+    last_name: str | None
+    company_name: str | None
+    email: str | None
+    phone: str | None = strawberry.field(description="E.164, e.g. \"+390612345678\".")
+    address: Address | None
+    vat_id: str | None
+    language: str
+    notes: str | None
+    tags: list[str]
+    status: CustomerStatus
+    source: CustomerSource
+    version: int = strawberry.field(description="Bumps on every change; send it as updateCustomer's expectedVersion.")
+    created_at: datetime
+    updated_at: datetime
+    _model: strawberry.Private[CustomerModel]
+
+    @classmethod
+    def from_model(cls, customer: CustomerModel) -> Customer:
+        has_address = any((customer.street, customer.postal_code, customer.city, customer.country))
+        return cls(
+            id=to_global_id("Customer", customer.id),
+            customer_number=customer.customer_number,
+            kind=customer.kind,
+            display_name=customer.display_name,
+            first_name=customer.first_name,
+            last_name=customer.last_name,
+            company_name=customer.company_name,
+            email=customer.email,
+            phone=customer.phone,
+            address=Address(
+                street=customer.street, postal_code=customer.postal_code, city=customer.city, country=customer.country
+            ) if has_address else None,
+            vat_id=customer.vat_id,
+            language=customer.language,
+            notes=customer.notes,
+            tags=list(customer.tags or []),
+            status=customer.status,
+            source=customer.source,
+            version=customer.version,
+            created_at=customer.created_at,
+            updated_at=customer.updated_at,
+            _model=customer,
+        )
+
+    @strawberry.field(description="This customer's timeline, newest first.")
+    async def activity(self, info: Info, first: int | None = 20, after: str | None = None) -> ActivityConnection:
+        page = await activity.customer_activity(info.context.actor, self._model, page_request(first, after))
+        return ActivityConnection.of(page)
+
+
+@strawberry.type
+class CustomerEdge:
+    node: Customer
+    cursor: str
+
+
+@strawberry.type
+class CustomerConnection(Connection):
+    edges: list[CustomerEdge]
+
+    @classmethod
+    def of(cls, page: Page[CustomerModel]) -> CustomerConnection:
+        return build_connection(cls, CustomerEdge, page, Customer.from_model)
+
+
+@strawberry.input
+class AddressInput:
+    street: str | None = strawberry.UNSET
+    postal_code: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    country: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class CustomerInput:
+    kind: CustomerKind | None = CustomerKind.PERSON
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    company_name: str | None = strawberry.field(default=strawberry.UNSET, description="Required when kind = COMPANY.")
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.field(default=strawberry.UNSET, description="International form, or national with address.country.")
+    address: AddressInput | None = strawberry.UNSET
+    vat_id: str | None = strawberry.UNSET
+    language: str | None = strawberry.UNSET
+    notes: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change; null clears a field.")
+class CustomerPatch:
+    kind: CustomerKind | None = strawberry.UNSET
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    company_name: str | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    vat_id: str | None = strawberry.UNSET
+    language: str | None = strawberry.UNSET
+    notes: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+
+
+@strawberry.input
+class CustomerOrder:
+    field: CustomerSortField
+    direction: SortDirection | None = SortDirection.ASC
+
+
+@strawberry.input
+class CustomerFilter:
+    search: str | None = strawberry.field(default=None, description="Matches name, company, e-mail, phone and customer number; every word must match.")
+    status: CustomerStatus | None = None
+    source: CustomerSource | None = None
+    tag: str | None = None
+
+
+@strawberry.type
+class CustomerPayload:
+    customer: Customer | None
+    errors: list[UserError]
+
+    @classmethod
+    def ok(cls, customer: CustomerModel) -> CustomerPayload:
+        return cls(customer=Customer.from_model(customer), errors=[])
+
+    @classmethod
+    def failed(cls, error: DomainError) -> CustomerPayload:
+        return cls(customer=None, errors=user_errors(error))
+
+
+def customer_pk(global_id: str, path: tuple[str, ...] = ("id",)) -> int:
+    return decode_id(global_id, "Customer", path)
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field(description="The partner's customers, default order by display name.")
+    async def customers(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: CustomerFilter | None = None,
+        order_by: CustomerOrder | None = None,
+    ) -> CustomerConnection:
+        wanted = filter or CustomerFilter()
+        order = customers.CustomerOrder()
+        if order_by is not None:
+            order = customers.CustomerOrder(order_by.field, order_by.direction == SortDirection.DESC)
+        page = await customers.list_customers(
+            info.context.actor,
+            page_request(first, after, last, before),
+            customers.CustomerFilter(search=wanted.search, status=wanted.status, source=wanted.source, tag=wanted.tag),
+            order,
+        )
+        return CustomerConnection.of(page)
+
+    @strawberry.field
+    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+        info.context.actor.require_member()
+        try:
+            pk = customer_pk(id)
+        except DomainError:
+            return None
+        found = await customers.get_customer(info.context.actor, pk)
+        return Customer.from_model(found) if found else None
+
+    @strawberry.field(description="Possible duplicates before a convert or connect, best match first.")
+    async def customer_matches(
+        self, info: Info, email: str | None = None, phone: str | None = None, name: str | None = None
+    ) -> list[Customer]:
+        found = await customers.customer_matches(info.context.actor, email, phone, name)
+        return [Customer.from_model(customer) for customer in found]
+
+
+@strawberry.type
+class CustomerMutation:
+    @strawberry.mutation
+    async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
+        try:
+            return CustomerPayload.ok(await customers.create_customer(info.context.actor, given_fields(input)))
+        except DomainError as error:
+            return CustomerPayload.failed(error)
+
+    @strawberry.mutation(description="Change the fields given; a stale expectedVersion gives CONFLICT and changes nothing.")
+    async def update_customer(
+        self, info: Info, id: strawberry.ID, patch: CustomerPatch, expected_version: int | None = None
+    ) -> CustomerPayload:
+        try:
+            customer = await customers.update_customer(
+                info.context.actor, customer_pk(id), given_fields(patch), expected_version
+            )
+        except DomainError as error:
+            return CustomerPayload.failed(error)
+        return CustomerPayload.ok(customer)
+
+    @strawberry.mutation
+    async def archive_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
+        try:
+            return CustomerPayload.ok(await customers.archive_customer(info.context.actor, customer_pk(id)))
+        except DomainError as error:
+            return CustomerPayload.failed(error)
+
+    @strawberry.mutation
+    async def restore_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
+        try:
+            return CustomerPayload.ok(await customers.restore_customer(info.context.actor, customer_pk(id)))
+        except DomainError as error:
+            return CustomerPayload.failed(error)

@@ -1,0 +1,52 @@
+"""Schema extensions: domain errors get their code; unexpected faults are masked and logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import DomainError
+
+log = logging.getLogger("partnerdesk.errors")
+INTERNAL_ERROR = "Internal server error"
+
+
+class ErrorTranslation(SchemaExtension):
+    """Top-level errors, as clients see them.
+
+    - A DomainError raised by a query (UNAUTHENTICATED, NOT_FOUND, bad cursor, ...)
+      keeps its readable message and gains `extensions.code` (and `field`).
+    - Any other exception is a server fault: its message could leak internals, so the
+      client gets "Internal server error" and a request id; the log gets the traceback.
+    - Parse and validation errors (no original exception) pass unchanged.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        result.errors = [self._translate(error) for error in result.errors]
+
+    def _translate(self, error: GraphQLError) -> GraphQLError:
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError):
+            return error
+        if isinstance(original, DomainError):
+            first = original.errors[0]
+            extensions = {"code": first.code.value}
+            if first.path:
+                extensions["field"] = list(first.path)  # type: ignore[assignment]
+            return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=extensions)
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "-")
+        log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=original)
+        return GraphQLError(
+            INTERNAL_ERROR,
+            nodes=error.nodes,
+            path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+        )

@@ -1,0 +1,39 @@
+"""Opaque global ids ("Customer:42", base64) and their decoding.
+
+An id that does not decode, names another type or names another partner's row
+all end the same way: NOT_FOUND, so nobody learns which of the three it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import strawberry
+
+from resolvers.errors import NotFound
+
+
+def to_global_id(type_name: str, pk: int) -> strawberry.ID:
+    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
+
+
+def parse_global_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key), or None when `global_id` is not one of ours."""
+    try:
+        decoded = base64.b64decode(global_id.encode("ascii"), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeError, ValueError):
+        return None
+    type_name, _, raw_pk = decoded.partition(":")
+    if not type_name or not raw_pk.isascii() or not raw_pk.isdigit() or len(raw_pk) > 18:
+        return None
+    return type_name, int(raw_pk)
+
+
+def decode_id(global_id: str, type_names: str | tuple[str, ...], path: tuple[str, ...], what: str | None = None) -> int:
+    """The primary key behind a global id of one of `type_names`, else NotFound at `path`."""
+    expected = (type_names,) if isinstance(type_names, str) else type_names
+    parsed = parse_global_id(global_id)
+    if parsed is None or parsed[0] not in expected:
+        raise NotFound(what or expected[0], path)
+    return parsed[1]

@@ -1,0 +1,74 @@
+"""`node(id)`: fetch any object by its global id, within what the caller may see."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+
+from models.activity import ActivityEvent as ActivityEventModel
+from models.partner import Partner as PartnerModel
+from models.partner import PartnerMember as PartnerMemberModel
+from resolvers import customers
+from resolvers.actor import Actor
+from schema.activity import ActivityEvent
+from schema.auth import AccountHolder
+from schema.context import Info
+from schema.customers import Customer
+from schema.ids import parse_global_id
+from schema.partners import Partner, PartnerMember
+from schema.relay import Node
+
+NodeFetcher = Callable[[Actor, int], Awaitable[Any]]
+
+
+async def _customer(actor: Actor, pk: int) -> Customer | None:
+    found = await customers.get_customer(actor, pk)
+    return Customer.from_model(found) if found else None
+
+
+async def _partner(actor: Actor, pk: int) -> Partner | None:
+    if pk != actor.require_partner_id():
+        return None
+    return Partner.from_model(await PartnerModel.get(id=pk))
+
+
+async def _member(actor: Actor, pk: int) -> PartnerMember | None:
+    found = await PartnerMemberModel.get_or_none(id=pk, partner_id=actor.require_partner_id())
+    return PartnerMember.from_model(found) if found else None
+
+
+async def _account(actor: Actor, pk: int) -> AccountHolder | None:
+    # Account holders see themselves; partners see requesters through their invitations.
+    if actor.account is not None and actor.account.id == pk:
+        return AccountHolder.from_model(actor.account)
+    return None
+
+
+async def _activity(actor: Actor, pk: int) -> ActivityEvent | None:
+    found = await ActivityEventModel.get_or_none(id=pk, partner_id=actor.require_partner_id())
+    return ActivityEvent.from_model(found) if found else None
+
+
+# GraphQL type name -> scoped fetcher. Each domain module registers its types here.
+NODE_FETCHERS: dict[str, NodeFetcher] = {
+    "Customer": _customer,
+    "Partner": _partner,
+    "PartnerMember": _member,
+    "AccountHolder": _account,
+    "ActivityEvent": _activity,
+}
+
+
+@strawberry.type
+class NodeQuery:
+    @strawberry.field(description="Any object by its global id; null when it does not exist or is not yours.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        parsed = parse_global_id(id)
+        if parsed is None or parsed[0] not in NODE_FETCHERS:
+            if info.context.actor.is_anonymous:
+                info.context.actor.require_member()  # same error as a well-formed id
+            return None
+        type_name, pk = parsed
+        return await NODE_FETCHERS[type_name](info.context.actor, pk)

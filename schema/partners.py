@@ -1,0 +1,128 @@
+"""Partners, their public profile and their members."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from models import partner as models
+from models.partner import MemberRole
+from resolvers import inquiries, invitations, partners
+from resolvers.errors import DomainError
+from schema.context import Info
+from schema.errors import UserError, user_errors
+from schema.ids import to_global_id
+from schema.inputs import given_fields
+from schema.relay import Node
+
+strawberry.enum(MemberRole)
+
+
+@strawberry.type(description="What visitors see on a partner's public page.")
+class PartnerProfile:
+    slug: str
+    display_name: str
+    headline: str | None
+    description: str | None
+    city: str | None
+    services: list[str]
+    is_public: bool
+
+    @classmethod
+    def from_model(cls, partner: models.Partner) -> PartnerProfile:
+        return cls(
+            slug=partner.slug,
+            display_name=partner.display_name,
+            headline=partner.headline,
+            description=partner.description,
+            city=partner.city,
+            services=list(partner.services or []),
+            is_public=partner.is_public,
+        )
+
+
+@strawberry.type(description="A web agency using PartnerDesk.")
+class Partner(Node):
+    slug: str
+    name: str
+    profile: PartnerProfile
+    _pk: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, partner: models.Partner) -> Partner:
+        return cls(
+            id=to_global_id("Partner", partner.id),
+            slug=partner.slug,
+            name=partner.name,
+            profile=PartnerProfile.from_model(partner),
+            _pk=partner.id,
+        )
+
+    @strawberry.field(description="Pending access authorizations: the badge next to \"Customers\".")
+    async def pending_invitation_count(self, info: Info) -> int:
+        return await invitations.pending_invitation_count(info.context.actor)
+
+    @strawberry.field(description="Inquiries still NEW.")
+    async def new_inquiry_count(self, info: Info) -> int:
+        return await inquiries.new_inquiry_count(info.context.actor)
+
+
+@strawberry.type(description="A person working for a partner.")
+class PartnerMember(Node):
+    email: str
+    name: str
+    role: MemberRole
+    _partner_id: strawberry.Private[int]
+
+    @classmethod
+    def from_model(cls, member: models.PartnerMember) -> PartnerMember:
+        return cls(
+            id=to_global_id("PartnerMember", member.id),
+            email=member.email,
+            name=member.name,
+            role=member.role,
+            _partner_id=member.partner_id,
+        )
+
+    @strawberry.field
+    async def partner(self, info: Info) -> Partner:
+        return Partner.from_model(await info.context.loaders.partner.load(self._partner_id))
+
+
+@strawberry.input
+class PartnerProfileInput:
+    display_name: str | None = strawberry.UNSET
+    headline: str | None = strawberry.UNSET
+    description: str | None = strawberry.UNSET
+    city: str | None = strawberry.UNSET
+    services: list[str] | None = strawberry.UNSET
+    is_public: bool | None = strawberry.UNSET
+
+
+@strawberry.type
+class PartnerProfilePayload:
+    profile: PartnerProfile | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class PartnerQuery:
+    @strawberry.field(description="A partner's public profile; null unless the profile is public.")
+    async def partner_profile(self, slug: str) -> PartnerProfile | None:
+        partner = await partners.public_profile(slug)
+        return PartnerProfile.from_model(partner) if partner else None
+
+
+@strawberry.type
+class PartnerMutation:
+    @strawberry.mutation(description="Edit the public profile (OWNER or ADMIN).")
+    async def update_partner_profile(self, info: Info, input: PartnerProfileInput) -> PartnerProfilePayload:
+        try:
+            partner = await partners.update_partner_profile(info.context.actor, given_fields(input))
+        except DomainError as error:
+            return PartnerProfilePayload(profile=None, errors=user_errors(error))
+        return PartnerProfilePayload(profile=PartnerProfile.from_model(partner), errors=[])
+
+
+PartnerRef = Annotated["Partner", strawberry.lazy("schema.partners")]

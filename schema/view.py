@@ -1,0 +1,127 @@
+"""POST/GET /graphql per the GraphQL-over-HTTP specification, and the offline GraphiQL page.
+
+Media types: a client that accepts `application/graphql-response+json` gets it, with
+4xx status codes for requests that could not be executed (parse or validation
+errors); a client that asks for `application/json` (or sends no Accept header)
+gets 200 for every well-formed request, as older clients expect.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import StrawberryGraphQLError
+from cross_web import HTTPException
+from strawberry.types import ExecutionResult
+
+from config import Settings
+from resolvers.auth import authenticate
+from schema.context import Context
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+GRAPHIQL_PAGE = Path(__file__).resolve().parent.parent / "static" / "graphiql.html"
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header; None when we can offer nothing it takes."""
+    if not accept:
+        return JSON
+    offered: list[tuple[float, str]] = []
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            offered.append((quality, media.lower()))
+    for _quality, media in sorted(offered, key=lambda item: -item[0]):
+        if media == GRAPHQL_RESPONSE:
+            return GRAPHQL_RESPONSE
+        if media in {JSON, "application/*", "*/*"}:
+            return JSON
+    return None
+
+
+def _error_response(status: int, message: str, media_type: str = JSON) -> Response:
+    return Response(
+        json.dumps({"errors": [{"message": message}]}), status_code=status, media_type=media_type
+    )
+
+
+class GraphQLView(GraphQL[Context, None]):
+    def __init__(self, schema: Any, settings: Settings) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None if settings.production else "graphiql",
+            allow_queries_via_get=True,
+            multipart_uploads_enabled=False,
+        )
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+        actor = await authenticate(bearer_token(request))
+        return Context.build(request, self.settings, actor, response)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads React and GraphiQL from a CDN; ours is local.
+        return HTMLResponse(GRAPHIQL_PAGE.read_text(encoding="utf-8"))
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:  # type: ignore[override]
+        response = await super().process_result(request, result)
+        # A request error (nothing executed) is a 400 under graphql-response+json.
+        request.state.request_error = result.data is None and bool(result.errors)
+        return response
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+        from strawberry.types.unset import UNSET
+
+        if self.is_websocket_request(request):
+            return await super().run(request, UNSET, UNSET)
+        wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        media_type = negotiate(request.headers.get("accept"))
+        if media_type is None and not wants_page:
+            return _error_response(406, f"Not acceptable: this endpoint answers {GRAPHQL_RESPONSE} or {JSON}.")
+        media_type = media_type or JSON
+        if request.method == "POST":
+            content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if content_type != JSON:
+                return _error_response(415, "Send the request as application/json.")
+        try:
+            response = await super().run(request, UNSET, UNSET)
+        except HTTPException as error:
+            status = error.status_code
+            if request.method == "GET" and "mutation" in error.reason.lower():
+                status = 405  # GraphQL-over-HTTP: mutations are never allowed over GET
+            response = _error_response(status, error.reason, media_type)
+            if status == 405:
+                response.headers["allow"] = "POST"
+            return response
+        except StrawberryGraphQLError as error:
+            return _error_response(400, str(error), media_type)
+        if isinstance(response, HTMLResponse):
+            return response
+        if media_type == GRAPHQL_RESPONSE:
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE}; charset=utf-8"
+            if getattr(request.state, "request_error", False):
+                response.status_code = 400
+        else:
+            response.headers["content-type"] = f"{JSON}; charset=utf-8"
+        return response

@@ -1,0 +1,165 @@
+"""Test fixtures: the app on one database backend, a GraphQL client, a statement counter.
+
+PARTNERDESK_TEST_BACKEND picks SQLite (default) or PostgreSQL. The PostgreSQL run
+creates its own database on the server named by PARTNERDESK_TEST_DATABASE_URL and
+drops it at the end, so concurrent runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from starlette.applications import Starlette
+from tortoise import Tortoise
+from tortoise.connection import get_connection
+
+from app import create_app
+from config import Settings
+from models.database import migrate_database
+from tests.support import GraphQLClient
+
+POSTGRES_URL = os.environ.get("PARTNERDESK_TEST_DATABASE_URL")
+# One backend per pytest process: Tortoise caches each model's SQL for the first dialect
+# it meets, so `make test` runs the suite once on SQLite and once on PostgreSQL.
+BACKEND = os.environ.get("PARTNERDESK_TEST_BACKEND", "sqlite")
+if BACKEND not in {"sqlite", "postgres"}:
+    raise pytest.UsageError("PARTNERDESK_TEST_BACKEND must be sqlite or postgres")
+
+
+async def _create_postgres_database(server_url: str) -> tuple[str, str]:
+    name = f"partnerdesk_test_{uuid.uuid4().hex[:12]}"
+    connection = await asyncpg.connect(server_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    parts = urlsplit(server_url)
+    return name, urlunsplit(parts._replace(path=f"/{name}"))
+
+
+async def _drop_postgres_database(server_url: str, name: str) -> None:
+    connection = await asyncpg.connect(server_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A migrated, empty database of the backend under test, for the whole session."""
+    if BACKEND == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'partnerdesk.sqlite3'}"
+        await migrate_database(url)
+        yield url
+        return
+    assert POSTGRES_URL, "PARTNERDESK_TEST_BACKEND=postgres needs PARTNERDESK_TEST_DATABASE_URL"
+    name, url = await _create_postgres_database(POSTGRES_URL)
+    try:
+        await migrate_database(url)
+        yield url
+    finally:
+        await _drop_postgres_database(POSTGRES_URL, name)
+
+
+@pytest.fixture(scope="session")
+def base_settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, mail_worker=False, password_hash_profile="fast")
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    """Override per test with `dataclasses.replace(settings, ...)` via the `app_factory` fixture."""
+    return base_settings
+
+
+async def _empty_all_tables() -> None:
+    connection = get_connection("default")
+    tables = [model._meta.db_table for model in Tortoise.apps["partnerdesk"].values()]
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    else:
+        statements = "".join(f'DELETE FROM "{table}";' for table in tables)
+        await connection.execute_script(f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;")
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The application with its lifespan entered, on an empty database."""
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await _empty_all_tables()
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield GraphQLClient(http)
+
+
+@pytest.fixture
+def backend() -> str:
+    return BACKEND
+
+
+class StatementCounter(logging.Handler):
+    """Counts SQL statements Tortoise sends (it logs each one on tortoise.db_client)."""
+
+    VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage().lstrip()
+        if message.upper().startswith(self.VERBS):
+            self.statements.append(message)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def reset(self) -> None:
+        self.statements.clear()
+
+
+@pytest.fixture
+def count_queries() -> Iterator[StatementCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = StatementCounter()
+    previous_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous_level)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (skipped, with the reason, on SQLite)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND == "postgres":
+        return
+    reason = (
+        "needs PostgreSQL: run with PARTNERDESK_TEST_BACKEND=postgres and PARTNERDESK_TEST_DATABASE_URL"
+        if POSTGRES_URL is None
+        else "PostgreSQL-only; runs in the PostgreSQL pass of `make test`"
+    )
+    for item in items:
+        if item.get_closest_marker("postgres_only"):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
