@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
-        routes.append(Mount(f"/static/vendor/{prefix}", StaticFiles(directory=folder, check_dir=False)))
+        routes.append(
+            Mount(f"/static/vendor/{prefix}", StaticFiles(directory=folder, check_dir=False))
+        )
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
     return app
@@ -96,7 +98,7 @@ def _serve(settings: Settings, demo: bool) -> None:
     )
 
 
-async def _with_database(settings: Settings, action, **kwargs) -> None:  # type: ignore[no-untyped-def]
+async def _with_database(settings: Settings, action, **kwargs) -> None:
     from tortoise import Tortoise
 
     await Tortoise.init(config=settings.tortoise(), _enable_global_fallback=True)
@@ -109,14 +111,24 @@ async def _with_database(settings: Settings, action, **kwargs) -> None:  # type:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="partnerdesk", description="PartnerDesk GraphQL server.")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="migrate the database, then serve HTTP and websockets")
-    serve.add_argument("--demo", action="store_true", help="seed demo data into an empty database and print the logins")
+    serve = commands.add_parser(
+        "serve", help="migrate the database, then serve HTTP and websockets"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="seed demo data into an empty database and print the logins",
+    )
     commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("seed-demo", help="seed demo data into an empty database and print the logins")
+    commands.add_parser(
+        "seed-demo", help="seed demo data into an empty database and print the logins"
+    )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         settings = Settings.from_env()
     except ConfigError as error:

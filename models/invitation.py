@@ -49,9 +49,7 @@ class AccessInvitation(Model):
         "partnerdesk.AccountHolder", related_name="invitations", on_delete=fields.CASCADE
     )
     account_id: int
-    status = fields.CharEnumField(
-        InvitationStatus, max_length=10, default=InvitationStatus.PENDING
-    )
+    status = fields.CharEnumField(InvitationStatus, max_length=10, default=InvitationStatus.PENDING)
     scope = fields.CharEnumField(AccessScope, max_length=10)
     permissions = fields.JSONField[list[str]](default=list)
     message = fields.TextField(null=True)
@@ -68,7 +66,9 @@ class AccessInvitation(Model):
     )
     decline_email_id: int | None
     customer: fields.ForeignKeyNullableRelation[Customer] = fields.ForeignKeyField(
-        "partnerdesk.Customer", related_name="access_invitations", null=True,
+        "partnerdesk.Customer",
+        related_name="access_invitations",
+        null=True,
         on_delete=fields.SET_NULL,
     )
     customer_id: int | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from models.activity import ActivityEvent, ActivityVerb
 from models.customer import Customer
 from resolvers.actor import Actor
@@ -19,7 +21,7 @@ async def record_activity(
     actor: Actor | None = None,
     customer_id: int | None = None,
     subject: tuple[str, int] | None = None,
-    using_db: object | None = None,
+    using_db: BaseDBAsyncClient | None = None,
 ) -> ActivityEvent:
     """Write one activity row; call it inside the transaction of the change it describes."""
     return await ActivityEvent.create(

@@ -78,7 +78,9 @@ async def register_partner(
 ) -> IssuedToken:
     """A new partner with its owner, signed in."""
     problems = Problems()
-    partner_name_clean = clean_text(problems, "partnerName", partner_name, max_length=200, required=True, label="Partner name")
+    partner_name_clean = clean_text(
+        problems, "partnerName", partner_name, max_length=200, required=True, label="Partner name"
+    )
     slug_clean = (slug or "").strip().lower()
     if not SLUG.match(slug_clean):
         problems.add("slug", "Slug must be 3-63 lower-case letters, digits or hyphens.")
@@ -90,12 +92,18 @@ async def register_partner(
     password_hash = await hash_password(password)
     async with in_transaction():
         try:
-            partner = await Partner.create(slug=slug_clean, name=partner_name_clean, display_name=partner_name_clean)
+            partner = await Partner.create(
+                slug=slug_clean, name=partner_name_clean, display_name=partner_name_clean
+            )
         except IntegrityError:
             raise Conflict("This slug is taken.", ("slug",)) from None
         try:
             member = await PartnerMember.create(
-                partner=partner, email=email_clean, name=name_clean, role=MemberRole.OWNER, password_hash=password_hash
+                partner=partner,
+                email=email_clean,
+                name=name_clean,
+                role=MemberRole.OWNER,
+                password_hash=password_hash,
             )
         except IntegrityError:
             raise Conflict("A partner member with this e-mail exists.", ("email",)) from None
@@ -117,7 +125,9 @@ async def register_account(
     name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
     email_clean = clean_email(problems, "email", email, required=True)
     phone_clean = clean_phone(problems, "phone", phone)
-    company_clean = clean_text(problems, "companyName", company_name, max_length=200, label="Company name")
+    company_clean = clean_text(
+        problems, "companyName", company_name, max_length=200, label="Company name"
+    )
     language_clean = clean_language(problems, "language", language) or "en"
     _check_password(problems, password)
     problems.raise_if_any()

@@ -80,14 +80,22 @@ def format_customer_number(number: int) -> str:
     return f"C-{number:05d}"
 
 
-def _clean_fields(problems: Problems, given: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+def _clean_fields(
+    problems: Problems, given: Mapping[str, Any], region: str | None
+) -> dict[str, Any]:
     """Validate the customer fields present in `given` (Python names, address as a mapping)."""
     values: dict[str, Any] = {}
     text_limits = {"first_name": 100, "last_name": 100, "company_name": 200, "vat_id": 32}
     for name, limit in text_limits.items():
         if name in given:
-            values[name] = clean_text(problems, GRAPHQL_NAMES[name], given[name], max_length=limit, label=GRAPHQL_NAMES[name])
-    if "vat_id" in values and values["vat_id"]:
+            values[name] = clean_text(
+                problems,
+                GRAPHQL_NAMES[name],
+                given[name],
+                max_length=limit,
+                label=GRAPHQL_NAMES[name],
+            )
+    if values.get("vat_id"):
         values["vat_id"] = values["vat_id"].replace(" ", "").upper()
     if "kind" in given:
         if given["kind"] is None:
@@ -95,15 +103,23 @@ def _clean_fields(problems: Problems, given: Mapping[str, Any], region: str | No
         else:
             values["kind"] = CustomerKind(given["kind"])
     if "notes" in given:
-        values["notes"] = clean_text(problems, "notes", given["notes"], max_length=10_000, multiline=True, label="Notes")
+        values["notes"] = clean_text(
+            problems, "notes", given["notes"], max_length=10_000, multiline=True, label="Notes"
+        )
     if "email" in given:
         values["email"] = clean_email(problems, "email", given["email"])
     if "address" in given:
         address = given["address"] or {}
         nested = problems.nested("address")
-        values["street"] = clean_text(nested, "street", address.get("street"), max_length=200, label="Street")
-        values["postal_code"] = clean_text(nested, "postalCode", address.get("postal_code"), max_length=20, label="Postal code")
-        values["city"] = clean_text(nested, "city", address.get("city"), max_length=100, label="City")
+        values["street"] = clean_text(
+            nested, "street", address.get("street"), max_length=200, label="Street"
+        )
+        values["postal_code"] = clean_text(
+            nested, "postalCode", address.get("postal_code"), max_length=20, label="Postal code"
+        )
+        values["city"] = clean_text(
+            nested, "city", address.get("city"), max_length=100, label="City"
+        )
         values["country"] = clean_country(nested, "country", address.get("country"))
         region = values["country"] or region
     if "phone" in given:
@@ -117,7 +133,9 @@ def _clean_fields(problems: Problems, given: Mapping[str, Any], region: str | No
 
 def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
     """Display name, sort key, tag index and search text, from the customer's fields."""
-    full_name = " ".join(part for part in (record.get("first_name"), record.get("last_name")) if part)
+    full_name = " ".join(
+        part for part in (record.get("first_name"), record.get("last_name")) if part
+    )
     if record.get("kind") == CustomerKind.COMPANY:
         display_name = record.get("company_name") or full_name
     else:
@@ -142,6 +160,9 @@ def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_identity(problems: Problems, record: Mapping[str, Any]) -> None:
+    name_fields = {"firstName", "lastName", "companyName"}
+    if any(problem.path and problem.path[-1] in name_fields for problem in problems.found):
+        return  # a rejected name already has its error
     if record.get("kind") == CustomerKind.COMPANY:
         if not record.get("company_name"):
             problems.add("companyName", "Company name is required for a company.")
@@ -161,9 +182,8 @@ def validate_new_customer(problems: Problems, given: Mapping[str, Any]) -> dict[
 async def allocate_customer_number(partner_id: int) -> int:
     """The partner's next customer number; call inside a transaction (the row lock orders them)."""
     await Partner.filter(id=partner_id).update(customer_seq=F("customer_seq") + 1)
-    number = await Partner.filter(id=partner_id).values_list("customer_seq", flat=True).first()
-    assert isinstance(number, int)
-    return number
+    numbers = await Partner.filter(id=partner_id).values_list("customer_seq", flat=True)
+    return int(numbers[0])  # type: ignore[call-overload]  # values_list(flat=True) yields scalars
 
 
 async def insert_customer(
@@ -176,8 +196,12 @@ async def insert_customer(
         partner_id=partner_id, number=number, source=source, **record, **_derived(record)
     )
     await record_activity(
-        partner_id, ActivityVerb.CUSTOMER_CREATED, summary.format(name=customer.display_name),
-        actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+        partner_id,
+        ActivityVerb.CUSTOMER_CREATED,
+        summary.format(name=customer.display_name),
+        actor=actor,
+        customer_id=customer.id,
+        subject=("Customer", customer.id),
     )
     return customer
 
@@ -189,7 +213,9 @@ async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
     values = validate_new_customer(problems, given)
     problems.raise_if_any()
     async with in_transaction():
-        return await insert_customer(actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created")
+        return await insert_customer(
+            actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created"
+        )
 
 
 async def get_customer(actor: Actor, customer_id: int) -> Customer | None:
@@ -197,7 +223,9 @@ async def get_customer(actor: Actor, customer_id: int) -> Customer | None:
     return await Customer.get_or_none(id=customer_id, partner_id=actor.require_partner_id())
 
 
-async def require_customer(actor: Actor, customer_id: int, path: tuple[str, ...] = ("id",)) -> Customer:
+async def require_customer(
+    actor: Actor, customer_id: int, path: tuple[str, ...] = ("id",)
+) -> Customer:
     customer = await get_customer(actor, customer_id)
     if customer is None:
         raise NotFound("Customer", path)
@@ -215,7 +243,11 @@ async def update_customer(
             ("expectedVersion",),
         )
     problems = Problems(("patch",))
-    current = {name: getattr(customer, name) for name in (*GRAPHQL_NAMES, "customer_number") if name != "address"}
+    current = {
+        name: getattr(customer, name)
+        for name in (*GRAPHQL_NAMES, "customer_number")
+        if name != "address"
+    }
     changes = _clean_fields(problems, patch, region=customer.country)
     merged = {**current, **changes}
     _check_identity(problems, merged)
@@ -230,17 +262,31 @@ async def update_customer(
             id=customer.id, partner_id=customer.partner_id, version=customer.version
         ).update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
         if not updated:
-            raise Conflict("The customer was changed meanwhile; reload and retry.", ("expectedVersion",))
-        summary = ", ".join(sorted({GRAPHQL_NAMES[name] if name not in ADDRESS_FIELDS else "address" for name in changed}))
+            raise Conflict(
+                "The customer was changed meanwhile; reload and retry.", ("expectedVersion",)
+            )
+        summary = ", ".join(
+            sorted(
+                {
+                    GRAPHQL_NAMES[name] if name not in ADDRESS_FIELDS else "address"
+                    for name in changed
+                }
+            )
+        )
         await record_activity(
-            customer.partner_id, ActivityVerb.CUSTOMER_UPDATED,
+            customer.partner_id,
+            ActivityVerb.CUSTOMER_UPDATED,
             f"Customer {_derived(merged)['display_name']} changed: {summary}",
-            actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+            actor=actor,
+            customer_id=customer.id,
+            subject=("Customer", customer.id),
         )
     return await Customer.get(id=customer.id)
 
 
-async def _set_status(actor: Actor, customer_id: int, status: CustomerStatus, verb: ActivityVerb, summary: str) -> Customer:
+async def _set_status(
+    actor: Actor, customer_id: int, status: CustomerStatus, verb: ActivityVerb, summary: str
+) -> Customer:
     customer = await require_customer(actor, customer_id)
     if customer.status == status:
         return customer  # archiving an archived customer changes nothing
@@ -251,19 +297,35 @@ async def _set_status(actor: Actor, customer_id: int, status: CustomerStatus, ve
         if not updated:
             raise Conflict("The customer was changed meanwhile; reload and retry.", ("id",))
         await record_activity(
-            customer.partner_id, verb, summary.format(name=customer.display_name),
-            actor=actor, customer_id=customer.id, subject=("Customer", customer.id),
+            customer.partner_id,
+            verb,
+            summary.format(name=customer.display_name),
+            actor=actor,
+            customer_id=customer.id,
+            subject=("Customer", customer.id),
         )
     return await Customer.get(id=customer.id)
 
 
 async def archive_customer(actor: Actor, customer_id: int) -> Customer:
     """Archive: hidden from the default working set, data kept."""
-    return await _set_status(actor, customer_id, CustomerStatus.ARCHIVED, ActivityVerb.CUSTOMER_ARCHIVED, "Customer {name} archived")
+    return await _set_status(
+        actor,
+        customer_id,
+        CustomerStatus.ARCHIVED,
+        ActivityVerb.CUSTOMER_ARCHIVED,
+        "Customer {name} archived",
+    )
 
 
 async def restore_customer(actor: Actor, customer_id: int) -> Customer:
-    return await _set_status(actor, customer_id, CustomerStatus.ACTIVE, ActivityVerb.CUSTOMER_RESTORED, "Customer {name} restored")
+    return await _set_status(
+        actor,
+        customer_id,
+        CustomerStatus.ACTIVE,
+        ActivityVerb.CUSTOMER_RESTORED,
+        "Customer {name} restored",
+    )
 
 
 async def list_customers(
@@ -302,7 +364,9 @@ async def customer_matches(
         conditions.append(Q(*[Q(sort_name__contains=word) for word in words], join_type=Q.AND))
     if not conditions:
         return []
-    candidates = await Customer.filter(Q(*conditions, join_type=Q.OR), partner_id=partner_id).limit(50)
+    candidates = await Customer.filter(Q(*conditions, join_type=Q.OR), partner_id=partner_id).limit(
+        50
+    )
 
     def score(customer: Customer) -> tuple[int, int]:
         points = 0

@@ -62,7 +62,9 @@ async def domains_by_customer(partner_id: int, keys: Sequence[int]) -> list[list
 
 
 async def contracts_by_customer(partner_id: int, keys: Sequence[int]) -> list[list[Contract]]:
-    rows = await Contract.filter(partner_id=partner_id, customer_id__in=keys).order_by("starts_on", "id")
+    rows = await Contract.filter(partner_id=partner_id, customer_id__in=keys).order_by(
+        "starts_on", "id"
+    )
     return _grouped(rows, keys, "customer_id")
 
 

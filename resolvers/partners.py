@@ -25,18 +25,34 @@ async def update_partner_profile(actor: Actor, changes: Mapping[str, Any]) -> Pa
     problems = Problems()
     values: dict[str, Any] = {}
     if "display_name" in changes:
-        values["display_name"] = clean_text(problems, "displayName", changes["display_name"], max_length=200, required=True, label="Display name")
+        values["display_name"] = clean_text(
+            problems,
+            "displayName",
+            changes["display_name"],
+            max_length=200,
+            required=True,
+            label="Display name",
+        )
     for name, graphql_name, limit, multiline in (
         ("headline", "headline", 200, False),
         ("description", "description", 5000, True),
         ("city", "city", 100, False),
     ):
         if name in changes:
-            values[name] = clean_text(problems, graphql_name, changes[name], max_length=limit, multiline=multiline, label=graphql_name.capitalize())
+            values[name] = clean_text(
+                problems,
+                graphql_name,
+                changes[name],
+                max_length=limit,
+                multiline=multiline,
+                label=graphql_name.capitalize(),
+            )
     if "services" in changes:
         services: list[str] = []
         for index, raw in enumerate(changes["services"] or []):
-            service = clean_text(problems, "services", raw, max_length=80, label=f"Service {index + 1}")
+            service = clean_text(
+                problems, "services", raw, max_length=80, label=f"Service {index + 1}"
+            )
             if service and service not in services:
                 services.append(service)
         if len(services) > 30:

@@ -27,7 +27,9 @@ class ActivityEvent(Node):
     at: datetime
     actor_name: str | None = strawberry.field(description="Null for the system.")
     summary: str
-    subject_id: strawberry.ID | None = strawberry.field(description="Global id of the inquiry / invitation / item concerned.")
+    subject_id: strawberry.ID | None = strawberry.field(
+        description="Global id of the inquiry / invitation / item concerned."
+    )
     _customer_id: strawberry.Private[int | None]
 
     @classmethod
@@ -38,12 +40,16 @@ class ActivityEvent(Node):
             at=event.at,
             actor_name=event.actor_name,
             summary=event.summary,
-            subject_id=to_global_id(event.subject_type, event.subject_id) if event.subject_type and event.subject_id else None,
+            subject_id=to_global_id(event.subject_type, event.subject_id)
+            if event.subject_type and event.subject_id
+            else None,
             _customer_id=event.customer_id,
         )
 
     @strawberry.field
-    async def customer(self, info: Info) -> Annotated[Customer, strawberry.lazy("schema.customers")] | None:
+    async def customer(
+        self, info: Info
+    ) -> Annotated[Customer, strawberry.lazy("schema.customers")] | None:
         from schema.customers import Customer
 
         if self._customer_id is None:
@@ -70,6 +76,8 @@ class ActivityConnection(Connection):
 @strawberry.type
 class ActivityQuery:
     @strawberry.field(description="The partner's whole activity feed, newest first.")
-    async def activity(self, info: Info, first: int | None = 20, after: str | None = None) -> ActivityConnection:
+    async def activity(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> ActivityConnection:
         page = await activity.partner_activity(info.context.actor, page_request(first, after))
         return ActivityConnection.of(page)

@@ -17,7 +17,9 @@ from schema.ids import to_global_id
 from schema.partners import PartnerMember
 from schema.relay import Node
 
-strawberry.enum(Realm, description="Agency staff (PARTNER) or holders of their own customer account (ACCOUNT).")
+strawberry.enum(
+    Realm, description="Agency staff (PARTNER) or holders of their own customer account (ACCOUNT)."
+)
 
 
 @strawberry.type(description="A person with their own customer account.")
@@ -51,9 +53,13 @@ class Viewer:
     @classmethod
     def of(cls, actor: Actor) -> Viewer | None:
         if actor.member is not None:
-            return cls(realm=Realm.PARTNER, member=PartnerMember.from_model(actor.member), account=None)
+            return cls(
+                realm=Realm.PARTNER, member=PartnerMember.from_model(actor.member), account=None
+            )
         if actor.account is not None:
-            return cls(realm=Realm.ACCOUNT, member=None, account=AccountHolder.from_model(actor.account))
+            return cls(
+                realm=Realm.ACCOUNT, member=None, account=AccountHolder.from_model(actor.account)
+            )
         return None
 
 
@@ -66,7 +72,12 @@ class AuthPayload:
 
     @classmethod
     def issued(cls, issued: auth.IssuedToken) -> AuthPayload:
-        return cls(token=issued.token, expires_at=issued.expires_at, viewer=Viewer.of(issued.actor), errors=[])
+        return cls(
+            token=issued.token,
+            expires_at=issued.expires_at,
+            viewer=Viewer.of(issued.actor),
+            errors=[],
+        )
 
     @classmethod
     def failed(cls, error: DomainError) -> AuthPayload:
@@ -89,7 +100,9 @@ class LoginInput:
 @strawberry.input
 class RegisterPartnerInput:
     partner_name: str
-    slug: str = strawberry.field(description="3-63 lower-case letters, digits or hyphens; the public profile's address.")
+    slug: str = strawberry.field(
+        description="3-63 lower-case letters, digits or hyphens; the public profile's address."
+    )
     name: str
     email: str
     password: str = strawberry.field(description="At least 10 characters.")
@@ -119,8 +132,11 @@ class AuthMutation:
         try:
             issued = await auth.register_partner(
                 info.context.settings.token_ttl_hours,
-                partner_name=input.partner_name, slug=input.slug, name=input.name,
-                email=input.email, password=input.password,
+                partner_name=input.partner_name,
+                slug=input.slug,
+                name=input.name,
+                email=input.email,
+                password=input.password,
             )
         except DomainError as error:
             return AuthPayload.failed(error)
@@ -131,18 +147,27 @@ class AuthMutation:
         try:
             issued = await auth.register_account(
                 info.context.settings.token_ttl_hours,
-                name=input.name, email=input.email, password=input.password,
-                phone=input.phone, company_name=input.company_name, language=input.language,
+                name=input.name,
+                email=input.email,
+                password=input.password,
+                phone=input.phone,
+                company_name=input.company_name,
+                language=input.language,
             )
         except DomainError as error:
             return AuthPayload.failed(error)
         return AuthPayload.issued(issued)
 
-    @strawberry.mutation(description="Sign in; a wrong password and an unknown e-mail give the same error.")
+    @strawberry.mutation(
+        description="Sign in; a wrong password and an unknown e-mail give the same error."
+    )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         try:
             issued = await auth.login(
-                info.context.settings.token_ttl_hours, realm=input.realm, email=input.email, password=input.password
+                info.context.settings.token_ttl_hours,
+                realm=input.realm,
+                email=input.email,
+                password=input.password,
             )
         except DomainError as error:
             return AuthPayload.failed(error)

@@ -47,9 +47,17 @@ class Context:
     response: Any = None
 
     @classmethod
-    def build(cls, request: HTTPConnection, settings: Settings, actor: Actor, response: Any = None) -> Context:
+    def build(
+        cls, request: HTTPConnection, settings: Settings, actor: Actor, response: Any = None
+    ) -> Context:
         partner_id = actor.member.partner_id if actor.member else None
-        return cls(request=request, settings=settings, actor=actor, loaders=Loaders(partner_id), response=response)
+        return cls(
+            request=request,
+            settings=settings,
+            actor=actor,
+            loaders=Loaders(partner_id),
+            response=response,
+        )
 
 
 Info = strawberry.Info[Context, None]

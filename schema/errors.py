@@ -14,12 +14,16 @@ class UserError:
     code: ErrorCode
     message: str
     field: list[str] | None = strawberry.field(
-        description="Path into the mutation input, e.g. [\"target\", \"newCustomer\", \"email\"]."
+        description='Path into the mutation input, e.g. ["target", "newCustomer", "email"].'
     )
 
 
 def user_errors(error: DomainError) -> list[UserError]:
     return [
-        UserError(code=problem.code, message=problem.message, field=list(problem.path) if problem.path else None)
+        UserError(
+            code=problem.code,
+            message=problem.message,
+            field=list(problem.path) if problem.path else None,
+        )
         for problem in error.errors
     ]

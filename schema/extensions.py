@@ -40,7 +40,9 @@ class ErrorTranslation(SchemaExtension):
             extensions = {"code": first.code.value}
             if first.path:
                 extensions["field"] = list(first.path)  # type: ignore[assignment]
-            return GraphQLError(original.message, nodes=error.nodes, path=error.path, extensions=extensions)
+            return GraphQLError(
+                original.message, nodes=error.nodes, path=error.path, extensions=extensions
+            )
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")
         log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=original)

@@ -30,7 +30,12 @@ def parse_global_id(global_id: str) -> tuple[str, int] | None:
     return type_name, int(raw_pk)
 
 
-def decode_id(global_id: str, type_names: str | tuple[str, ...], path: tuple[str, ...], what: str | None = None) -> int:
+def decode_id(
+    global_id: str,
+    type_names: str | tuple[str, ...],
+    path: tuple[str, ...],
+    what: str | None = None,
+) -> int:
     """The primary key behind a global id of one of `type_names`, else NotFound at `path`."""
     expected = (type_names,) if isinstance(type_names, str) else type_names
     parsed = parse_global_id(global_id)

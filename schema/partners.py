@@ -59,7 +59,7 @@ class Partner(Node):
             _pk=partner.id,
         )
 
-    @strawberry.field(description="Pending access authorizations: the badge next to \"Customers\".")
+    @strawberry.field(description='Pending access authorizations: the badge next to "Customers".')
     async def pending_invitation_count(self, info: Info) -> int:
         return await invitations.pending_invitation_count(info.context.actor)
 
@@ -117,7 +117,9 @@ class PartnerQuery:
 @strawberry.type
 class PartnerMutation:
     @strawberry.mutation(description="Edit the public profile (OWNER or ADMIN).")
-    async def update_partner_profile(self, info: Info, input: PartnerProfileInput) -> PartnerProfilePayload:
+    async def update_partner_profile(
+        self, info: Info, input: PartnerProfileInput
+    ) -> PartnerProfilePayload:
         try:
             partner = await partners.update_partner_profile(info.context.actor, given_fields(input))
         except DomainError as error:

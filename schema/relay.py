@@ -32,7 +32,9 @@ class Connection:
     page_info: PageInfo
     _count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field(description="All matching rows, not only this page's; counted only when asked for.")
+    @strawberry.field(
+        description="All matching rows, not only this page's; counted only when asked for."
+    )
     async def total_count(self) -> int:
         return await self._count()
 
@@ -44,7 +46,10 @@ def build_connection(
     connection: type[ConnectionT], edge: type[Any], page: Page[Any], convert: Callable[[Any], Any]
 ) -> ConnectionT:
     return connection(
-        edges=[edge(node=convert(item), cursor=cursor) for item, cursor in zip(page.items, page.cursors, strict=True)],  # type: ignore[call-arg]
+        edges=[
+            edge(node=convert(item), cursor=cursor)
+            for item, cursor in zip(page.items, page.cursors, strict=True)
+        ],  # type: ignore[call-arg]
         page_info=PageInfo(
             has_next_page=page.has_next_page,
             has_previous_page=page.has_previous_page,
@@ -55,7 +60,9 @@ def build_connection(
     )
 
 
-def page_request(first: int | None, after: str | None, last: int | None = None, before: str | None = None) -> PageRequest:
+def page_request(
+    first: int | None, after: str | None, last: int | None = None, before: str | None = None
+) -> PageRequest:
     # `first` keeps its default of 20 unless the client pages backwards with `last`.
     if last is not None and first == 20:
         first = None

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import StrawberryGraphQLError
-from cross_web import HTTPException
 from strawberry.types import ExecutionResult
 
 from config import Settings
@@ -76,7 +76,7 @@ class GraphQLView(GraphQL[Context, None]):
         )
         self.settings = settings
 
-    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         actor = await authenticate(bearer_token(request))
         return Context.build(request, self.settings, actor, response)
 
@@ -84,13 +84,13 @@ class GraphQLView(GraphQL[Context, None]):
         # Strawberry's own page loads React and GraphiQL from a CDN; ours is local.
         return HTMLResponse(GRAPHIQL_PAGE.read_text(encoding="utf-8"))
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> Any:  # type: ignore[override]
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         response = await super().process_result(request, result)
         # A request error (nothing executed) is a 400 under graphql-response+json.
         request.state.request_error = result.data is None and bool(result.errors)
         return response
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         from strawberry.types.unset import UNSET
 
         if self.is_websocket_request(request):
@@ -98,7 +98,9 @@ class GraphQLView(GraphQL[Context, None]):
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         media_type = negotiate(request.headers.get("accept"))
         if media_type is None and not wants_page:
-            return _error_response(406, f"Not acceptable: this endpoint answers {GRAPHQL_RESPONSE} or {JSON}.")
+            return _error_response(
+                406, f"Not acceptable: this endpoint answers {GRAPHQL_RESPONSE} or {JSON}."
+            )
         media_type = media_type or JSON
         if request.method == "POST":
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()

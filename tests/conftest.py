@@ -87,7 +87,9 @@ async def _empty_all_tables() -> None:
         await connection.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     else:
         statements = "".join(f'DELETE FROM "{table}";' for table in tables)
-        await connection.execute_script(f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;")
+        await connection.execute_script(
+            f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;"
+        )
 
 
 @pytest.fixture
@@ -148,7 +150,9 @@ def count_queries() -> Iterator[StatementCounter]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL (skipped, with the reason, on SQLite)")
+    config.addinivalue_line(
+        "markers", "postgres_only: needs PostgreSQL (skipped, with the reason, on SQLite)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -162,4 +166,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("postgres_only"):
             item.add_marker(pytest.mark.skip(reason=reason))
-

@@ -23,27 +23,40 @@ class GraphQLError(AssertionError):
 class GraphQLClient:
     http: httpx.AsyncClient
 
-    async def post(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None,
-                   headers: dict[str, str] | None = None) -> httpx.Response:
+    async def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         all_headers = {"content-type": "application/json", **(headers or {})}
         if token:
             all_headers["authorization"] = f"Bearer {token}"
-        return await self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers)
+        return await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
 
-    async def raw(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def raw(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The whole response body (data and errors), for tests about errors."""
         response = await self.post(query, variables, token)
         assert response.status_code == 200, response.text
         return response.json()
 
-    async def gql(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def gql(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """`data` of a response; any top-level error fails the test."""
         body = await self.raw(query, variables, token)
         if body.get("errors"):
             raise GraphQLError(f"unexpected GraphQL errors: {body['errors']}")
         return body["data"]
 
-    async def mutate(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
+    async def mutate(
+        self, query: str, variables: dict[str, Any] | None = None, token: str | None = None
+    ) -> dict[str, Any]:
         """The single payload of a mutation, asserting its `errors` list is empty."""
         data = await self.gql(query, variables, token)
         (payload,) = data.values()
@@ -78,16 +91,28 @@ class PartnerLogin:
     password: str
 
 
-async def register_partner(client: GraphQLClient, *, public: bool = False, slug: str | None = None) -> PartnerLogin:
+async def register_partner(
+    client: GraphQLClient, *, public: bool = False, slug: str | None = None
+) -> PartnerLogin:
     slug = slug or unique("agency-")
     email = f"{slug}@example.com"
     password = "correct horse battery"
     payload = await client.mutate(
         REGISTER_PARTNER,
-        {"input": {"partnerName": f"Agency {slug}", "slug": slug, "name": "Owner Person", "email": email, "password": password}},
+        {
+            "input": {
+                "partnerName": f"Agency {slug}",
+                "slug": slug,
+                "name": "Owner Person",
+                "email": email,
+                "password": password,
+            }
+        },
     )
     member = payload["viewer"]["member"]
-    login = PartnerLogin(payload["token"], slug, member["partner"]["id"], member["id"], email, password)
+    login = PartnerLogin(
+        payload["token"], slug, member["partner"]["id"], member["id"], email, password
+    )
     if public:
         await client.mutate(UPDATE_PROFILE, {"input": {"isPublic": True}}, login.token)
     return login
@@ -104,7 +129,14 @@ async def register_account(client: GraphQLClient, **fields: Any) -> AccountLogin
     email = fields.pop("email", None) or f"{unique('holder')}@example.org"
     payload = await client.mutate(
         REGISTER_ACCOUNT,
-        {"input": {"name": "Anna Bianchi", "email": email, "password": "account password 1", **fields}},
+        {
+            "input": {
+                "name": "Anna Bianchi",
+                "email": email,
+                "password": "account password 1",
+                **fields,
+            }
+        },
     )
     return AccountLogin(payload["token"], payload["viewer"]["account"]["id"], email)
 

@@ -31,7 +31,9 @@ async def test_registered_partner_owner_is_signed_in(client: GraphQLClient) -> N
 
 async def test_login_in_partner_realm_returns_a_working_token(client: GraphQLClient) -> None:
     login = await register_partner(client)
-    payload = await client.mutate(LOGIN, {"input": {"realm": "PARTNER", "email": login.email, "password": login.password}})
+    payload = await client.mutate(
+        LOGIN, {"input": {"realm": "PARTNER", "email": login.email, "password": login.password}}
+    )
     assert payload["viewer"]["member"]["email"] == login.email
     assert payload["expiresAt"].endswith("+00:00")
     data = await client.gql(VIEWER, token=payload["token"])
@@ -40,16 +42,33 @@ async def test_login_in_partner_realm_returns_a_working_token(client: GraphQLCli
 
 async def test_account_holder_logs_in_only_in_account_realm(client: GraphQLClient) -> None:
     account = await register_account(client, language="de")
-    good = await client.mutate(LOGIN, {"input": {"realm": "ACCOUNT", "email": account.email, "password": "account password 1"}})
+    good = await client.mutate(
+        LOGIN,
+        {"input": {"realm": "ACCOUNT", "email": account.email, "password": "account password 1"}},
+    )
     assert good["viewer"]["realm"] == "ACCOUNT"
-    wrong_realm = await client.gql(LOGIN, {"input": {"realm": "PARTNER", "email": account.email, "password": "account password 1"}})
+    wrong_realm = await client.gql(
+        LOGIN,
+        {"input": {"realm": "PARTNER", "email": account.email, "password": "account password 1"}},
+    )
     assert wrong_realm["login"]["errors"][0]["code"] == "UNAUTHENTICATED"
 
 
 async def test_wrong_password_and_unknown_email_give_the_same_error(client: GraphQLClient) -> None:
     login = await register_partner(client)
-    wrong = await client.gql(LOGIN, {"input": {"realm": "PARTNER", "email": login.email, "password": "nope nope nope"}})
-    unknown = await client.gql(LOGIN, {"input": {"realm": "PARTNER", "email": "nobody@example.com", "password": "nope nope nope"}})
+    wrong = await client.gql(
+        LOGIN, {"input": {"realm": "PARTNER", "email": login.email, "password": "nope nope nope"}}
+    )
+    unknown = await client.gql(
+        LOGIN,
+        {
+            "input": {
+                "realm": "PARTNER",
+                "email": "nobody@example.com",
+                "password": "nope nope nope",
+            }
+        },
+    )
     assert wrong["login"]["token"] is None
     assert wrong["login"]["errors"] == unknown["login"]["errors"]
     assert wrong["login"]["errors"][0]["code"] == "UNAUTHENTICATED"
@@ -80,14 +99,38 @@ async def test_expired_token_is_not_accepted(client: GraphQLClient) -> None:
 
 async def test_duplicate_slug_is_a_conflict_from_the_database(client: GraphQLClient) -> None:
     first = await register_partner(client)
-    body = await client.gql(REGISTER_PARTNER, {"input": {"partnerName": "Other", "slug": first.slug, "name": "X Y", "email": "other@example.com", "password": "long enough pw"}})
+    body = await client.gql(
+        REGISTER_PARTNER,
+        {
+            "input": {
+                "partnerName": "Other",
+                "slug": first.slug,
+                "name": "X Y",
+                "email": "other@example.com",
+                "password": "long enough pw",
+            }
+        },
+    )
     errors = body["registerPartner"]["errors"]
     assert errors == [{"code": "CONFLICT", "message": "This slug is taken.", "field": ["slug"]}]
 
 
-async def test_duplicate_member_email_is_a_conflict_and_leaves_no_partner(client: GraphQLClient) -> None:
+async def test_duplicate_member_email_is_a_conflict_and_leaves_no_partner(
+    client: GraphQLClient,
+) -> None:
     first = await register_partner(client)
-    body = await client.gql(REGISTER_PARTNER, {"input": {"partnerName": "Other", "slug": "other-slug", "name": "X Y", "email": first.email.upper(), "password": "long enough pw"}})
+    body = await client.gql(
+        REGISTER_PARTNER,
+        {
+            "input": {
+                "partnerName": "Other",
+                "slug": "other-slug",
+                "name": "X Y",
+                "email": first.email.upper(),
+                "password": "long enough pw",
+            }
+        },
+    )
     assert body["registerPartner"]["errors"][0]["code"] == "CONFLICT"
     assert body["registerPartner"]["errors"][0]["field"] == ["email"]
     profile = await client.gql('{ partnerProfile(slug: "other-slug") { slug } }')
@@ -108,20 +151,34 @@ async def test_duplicate_member_email_is_a_conflict_and_leaves_no_partner(client
         ("partnerName", "a\x00b", ["partnerName"]),
     ],
 )
-async def test_registration_rejects_bad_input(client: GraphQLClient, field: str, value: str, code_field: list[str]) -> None:
-    values = {"partnerName": "Agency", "slug": "good-slug", "name": "Owner", "email": "o@example.com", "password": "long enough pw", field: value}
+async def test_registration_rejects_bad_input(
+    client: GraphQLClient, field: str, value: str, code_field: list[str]
+) -> None:
+    values = {
+        "partnerName": "Agency",
+        "slug": "good-slug",
+        "name": "Owner",
+        "email": "o@example.com",
+        "password": "long enough pw",
+        field: value,
+    }
     body = await client.gql(REGISTER_PARTNER, {"input": values})
     errors = body["registerPartner"]["errors"]
     assert [(error["code"], error["field"]) for error in errors] == [("VALIDATION", code_field)]
 
 
 async def test_several_bad_fields_give_several_errors(client: GraphQLClient) -> None:
-    body = await client.gql(REGISTER_PARTNER, {"input": {"partnerName": "", "slug": "!", "name": "", "email": "x", "password": "1"}})
+    body = await client.gql(
+        REGISTER_PARTNER,
+        {"input": {"partnerName": "", "slug": "!", "name": "", "email": "x", "password": "1"}},
+    )
     fields = sorted(error["field"][0] for error in body["registerPartner"]["errors"])
     assert fields == ["email", "name", "partnerName", "password", "slug"]
 
 
-async def test_passwords_are_argon2id_and_tokens_are_stored_only_hashed(client: GraphQLClient) -> None:
+async def test_passwords_are_argon2id_and_tokens_are_stored_only_hashed(
+    client: GraphQLClient,
+) -> None:
     login = await register_partner(client)
     account = await register_account(client)
     connection = Tortoise.get_connection("default")

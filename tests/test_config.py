@@ -1,0 +1,122 @@
+"""Settings from the environment and the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_match_the_design() -> None:
+    settings = Settings.from_env({})
+    assert settings.database_url == "sqlite://partnerdesk.sqlite3"
+    assert (settings.host, settings.port, settings.env) == ("127.0.0.1", 8000, "development")
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (
+        "localhost",
+        1025,
+        False,
+    )
+    assert (settings.mail_retry_base_seconds, settings.mail_max_attempts) == (30.0, 8)
+    assert (settings.invitation_ttl_days, settings.token_ttl_hours) == (30, 336)
+    assert settings.redis_url is None and settings.mail_worker is True
+
+
+def test_values_are_parsed() -> None:
+    settings = Settings.from_env(
+        {
+            "PARTNERDESK_PORT": "9000",
+            "PARTNERDESK_ENV": "production",
+            "PARTNERDESK_MAIL_WORKER": "false",
+            "PARTNERDESK_DATABASE_URL": "postgres://u@h:5432/d",
+            "PARTNERDESK_REDIS_URL": "redis://127.0.0.1:6379/0",
+        }
+    )
+    assert settings.port == 9000 and settings.production and settings.mail_worker is False
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PARTNERDESK_PORT", "eighty"),
+        ("PARTNERDESK_PORT", "70000"),
+        ("PARTNERDESK_ENV", "staging"),
+        ("PARTNERDESK_MAIL_WORKER", "maybe"),
+        ("PARTNERDESK_DATABASE_URL", "mysql://x"),
+        ("PARTNERDESK_REDIS_URL", "http://x"),
+        ("PARTNERDESK_TOKEN_TTL_HOURS", "0"),
+        ("PARTNERDESK_MAIL_RETRY_BASE_SECONDS", "-1"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})
+
+
+def test_cli_fails_with_one_clear_line_on_a_bad_value() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
+        cwd=ROOT,
+        env={"PARTNERDESK_PORT": "x", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "partnerdesk: PARTNERDESK_PORT='x' is invalid: must be a whole number"
+    )
+
+
+def test_export_schema_prints_the_sdl() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['export-schema']))"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "type Customer implements Node" in result.stdout
+
+
+def test_migrate_and_seed_demo_on_a_fresh_database(tmp_path: Path) -> None:
+    env = {
+        "PARTNERDESK_DATABASE_URL": f"sqlite://{tmp_path / 'demo.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    migrate = subprocess.run(
+        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    again = subprocess.run(
+        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    seed = subprocess.run(
+        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['seed-demo']))"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert seed.returncode == 0, seed.stderr
+    assert "owner@studio-aurora.example" in seed.stdout
