@@ -6,6 +6,7 @@ stack trace half-way through serving.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -121,6 +122,27 @@ def _optional_text(value: str) -> str | None:
     return value or None
 
 
+def _comma_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _networks(value: str) -> tuple[str, ...]:
+    items = _comma_list(value)
+    for item in items:
+        ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+    return items
+
+
+def _rate_limits(value: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ValueError('must be rate limits such as "5/minute;20/hour"') from None
+    return value
+
+
 def _setting(default: str, parse: Callable[[str], Any]) -> Any:
     """A dataclass field read from PARTNERDESK_<NAME>, parsed and validated by `parse`."""
     return field(default=parse(default), metadata={"env_default": default, "parse": parse})
@@ -142,11 +164,39 @@ class Settings:
     mail_worker: bool = _setting("true", _boolean)
     mail_retry_base_seconds: float = _setting("30", _float_between(0.001, 86400))
     mail_max_attempts: int = _setting("8", _int_between(1, 100))
+    # A QUEUED e-mail older than this is FAILED at its next transient failure.
+    mail_max_age_hours: float = _setting("24", _float_between(0.001, 24 * 365))
+    # How long a worker's claim on a batch lasts without renewal (a killed worker's rows
+    # are retried by others after this); renewed while the batch is being sent.
+    mail_lease_seconds: float = _setting("120", _float_between(1, 86400))
+    smtp_timeout_seconds: float = _setting("30", _float_between(0.05, 600))
     invitation_ttl_days: int = _setting("30", _int_between(1, 3650))
     token_ttl_hours: int = _setting("336", _int_between(1, 24 * 366))
     # Argon2id cost: "standard" is argon2-cffi's RFC 9106 low-memory profile; "fast" keeps
     # Argon2id but with OWASP's minimum memory, for test suites that register many users.
     password_hash_profile: str = _setting("standard", _one_of("standard", "fast"))
+    # Abuse limits (../shared/research/reliability.md §7); each is tested at N and N+1.
+    max_query_depth: int = _setting("10", _int_between(1, 100))
+    max_aliases: int = _setting("15", _int_between(0, 1000))
+    max_tokens: int = _setting("2000", _int_between(10, 1_000_000))
+    max_directives: int = _setting("50", _int_between(0, 10_000))
+    max_query_cost: int = _setting("5000", _int_between(1, 10_000_000))
+    max_body_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
+    max_ws_message_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
+    # Browser origins allowed to open the websocket ("https://app.example.com,..."); empty:
+    # same origin as the request's Host only.
+    allowed_origins: tuple[str, ...] = _setting("", _comma_list)
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs), e.g. the load balancer.
+    trusted_proxies: tuple[str, ...] = _setting("", _networks)
+    # Rate limits in the `limits` notation ("5/minute;20/hour"); exceeding one → RATE_LIMITED.
+    rate_limit_inquiry_ip: str = _setting("5/minute;20/hour", _rate_limits)
+    rate_limit_inquiry_partner: str = _setting("200/day", _rate_limits)
+    rate_limit_login_ip: str = _setting("10/minute", _rate_limits)
+    rate_limit_login_email: str = _setting("5/15 minutes", _rate_limits)
+    rate_limit_register_ip: str = _setting("10/hour", _rate_limits)
+    rate_limit_invitation_account: str = _setting("30/hour", _rate_limits)
+    # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
+    inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))
 
     @property
     def production(self) -> bool:

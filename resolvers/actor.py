@@ -14,6 +14,8 @@ class Actor:
     member: PartnerMember | None = None
     account: AccountHolder | None = None
     token_id: int | None = None
+    # The client's address (behind trusted proxies: from X-Forwarded-For), for rate limits.
+    client_ip: str | None = None
 
     @property
     def is_anonymous(self) -> bool:

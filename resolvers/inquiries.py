@@ -2,10 +2,230 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models.activity import ActivityVerb
+from models.customer import Customer, CustomerKind, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
+from resolvers.activity import record_activity
 from resolvers.actor import Actor
+from resolvers.customers import insert_customer, require_customer, validate_new_customer
+from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
+from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.partners import public_profile
+from resolvers.validation import Problems, clean_email, clean_phone, clean_text, split_name
+
+NEWEST_FIRST = (SortKey("id", descending=True),)
+MESSAGE_MAX_LENGTH = 5000
+INQUIRY_PATH = ("inquiryId",)
+
+
+@dataclass(frozen=True)
+class CustomerTarget:
+    """Where a convert or connect goes: a new customer (fields given) or an existing one."""
+
+    new_customer: Mapping[str, Any] | None = None
+    existing_customer_id: int | None = None
+
+
+def new_customer_fields(source: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a customer made from an inquiry or account: `source`, overridden by `given`.
+
+    A company name makes a COMPANY unless the input asks for COMPANY anyway; `kind` PERSON
+    is the input's default and cannot be told apart from "not given", so a person with
+    a company name is had by clearing `companyName` (or editing the customer later).
+    """
+    fields = {name: value for name, value in source.items() if value is not None}
+    fields.update({name: value for name, value in given.items() if name != "kind"})
+    has_company = bool((fields.get("company_name") or "").strip())
+    asked_company = given.get("kind") == CustomerKind.COMPANY
+    fields["kind"] = CustomerKind.COMPANY if asked_company or has_company else CustomerKind.PERSON
+    return fields
 
 
 async def new_inquiry_count(actor: Actor) -> int:
     """Inquiries of the signed-in partner still waiting for a decision."""
-    return await Inquiry.filter(partner_id=actor.require_partner_id(), status=InquiryStatus.NEW).count()
+    return await Inquiry.filter(
+        partner_id=actor.require_partner_id(), status=InquiryStatus.NEW
+    ).count()
+
+
+async def submit_inquiry(given: Mapping[str, Any]) -> Inquiry | None:
+    """Store a visitor's inquiry to a public profile; None when the honeypot caught a bot."""
+    if (given.get("website") or "").strip():
+        return None  # answered like a success: the bot learns nothing
+    partner = await public_profile(given.get("partner_slug") or "")
+    if partner is None:
+        raise ProfileNotPublic(
+            "This partner does not take inquiries: the profile is not public.", ("partnerSlug",)
+        )
+    problems = Problems()
+    name = clean_text(
+        problems, "name", given.get("name"), max_length=200, required=True, label="Name"
+    )
+    email = clean_email(problems, "email", given.get("email"), required=True)
+    phone = clean_phone(problems, "phone", given.get("phone"))
+    company_name = clean_text(
+        problems, "companyName", given.get("company_name"), max_length=200, label="Company name"
+    )
+    message = clean_text(
+        problems,
+        "message",
+        given.get("message"),
+        max_length=MESSAGE_MAX_LENGTH,
+        required=True,
+        multiline=True,
+        label="Message",
+    )
+    if given.get("privacy_consent") is not True:
+        problems.add("privacyConsent", "Please agree to the privacy policy to send the inquiry.")
+    problems.raise_if_any()
+    assert name is not None and email is not None and message is not None
+    async with in_transaction():
+        inquiry = await Inquiry.create(
+            partner_id=partner.id,
+            name=name,
+            email=email,
+            phone=phone,
+            company_name=company_name,
+            message=message,
+        )
+        await record_activity(
+            partner.id,
+            ActivityVerb.INQUIRY_RECEIVED,
+            f"Inquiry received from {name}" + (f" ({company_name})" if company_name else ""),
+            subject=("Inquiry", inquiry.id),
+        )
+    return inquiry
+
+
+async def list_inquiries(
+    actor: Actor, page: PageRequest, status: InquiryStatus | None = None
+) -> Page[Inquiry]:
+    """One page of the partner's inquiries, newest first."""
+    query = Inquiry.filter(partner_id=actor.require_partner_id())
+    if status is not None:
+        query = query.filter(status=status)
+    return await keyset_page(query, NEWEST_FIRST, page)
+
+
+async def get_inquiry(actor: Actor, inquiry_id: int) -> Inquiry | None:
+    """The partner's inquiry, or None (also for another partner's id)."""
+    return await Inquiry.get_or_none(id=inquiry_id, partner_id=actor.require_partner_id())
+
+
+async def _require_inquiry(actor: Actor, inquiry_id: int) -> Inquiry:
+    inquiry = await get_inquiry(actor, inquiry_id)
+    if inquiry is None:
+        raise NotFound("Inquiry", INQUIRY_PATH)
+    return inquiry
+
+
+def _not_new(inquiry: Inquiry) -> AlreadyProcessed:
+    if inquiry.status == InquiryStatus.ASSIGNED:
+        return AlreadyProcessed("This inquiry is already assigned to a customer.", INQUIRY_PATH)
+    return AlreadyProcessed("This inquiry was dismissed.", INQUIRY_PATH)
+
+
+async def _lost_to(inquiry_id: int) -> AlreadyProcessed:
+    """The error for a caller whose conditional update found the inquiry decided."""
+    return _not_new(await Inquiry.get(id=inquiry_id))
+
+
+def _inquiry_fields(inquiry: Inquiry) -> dict[str, Any]:
+    first_name, last_name = split_name(inquiry.name)
+    return {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": inquiry.email,
+        "phone": inquiry.phone,
+        "company_name": inquiry.company_name,
+    }
+
+
+async def convert_inquiry(
+    actor: Actor, inquiry_id: int, target: CustomerTarget
+) -> tuple[Inquiry, Customer]:
+    """Assign a NEW inquiry to a new (source INQUIRY) or existing customer, for good."""
+    member = actor.require_member()
+    inquiry = await _require_inquiry(actor, inquiry_id)
+    if inquiry.status != InquiryStatus.NEW:
+        raise _not_new(inquiry)
+    existing: Customer | None = None
+    values: dict[str, Any] = {}
+    if target.existing_customer_id is not None:
+        existing = await require_customer(
+            actor, target.existing_customer_id, ("target", "existingCustomerId")
+        )
+    else:
+        problems = Problems(("target", "newCustomer"))
+        values = validate_new_customer(
+            problems, new_customer_fields(_inquiry_fields(inquiry), target.new_customer or {})
+        )
+        problems.raise_if_any()
+
+    now = datetime.now(UTC)
+    async with in_transaction():
+        # Decide first: a loser stops here and rolls back before creating anything.
+        won = await Inquiry.filter(
+            id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
+        ).update(
+            status=InquiryStatus.ASSIGNED,
+            assigned_at=now,
+            assigned_by_id=member.id,
+            customer_id=existing.id if existing else None,
+        )
+        if not won:
+            raise await _lost_to(inquiry.id)
+        if existing is None:
+            customer = await insert_customer(
+                actor,
+                member.partner_id,
+                values,
+                CustomerSource.INQUIRY,
+                "Customer {name} created from an inquiry",
+            )
+            await Inquiry.filter(id=inquiry.id).update(customer_id=customer.id)
+        else:
+            customer = existing
+        await record_activity(
+            member.partner_id,
+            ActivityVerb.INQUIRY_CONVERTED,
+            f"Inquiry from {inquiry.name} assigned to customer {customer.display_name}",
+            actor=actor,
+            customer_id=customer.id,
+            subject=("Inquiry", inquiry.id),
+        )
+    return await Inquiry.get(id=inquiry.id), customer
+
+
+async def dismiss_inquiry(actor: Actor, inquiry_id: int, reason: str | None) -> Inquiry:
+    """File a NEW inquiry away (spam, no fit), with an optional reason."""
+    member = actor.require_member()
+    problems = Problems()
+    cleaned = clean_text(problems, "reason", reason, max_length=500, multiline=True, label="Reason")
+    problems.raise_if_any()
+    inquiry = await _require_inquiry(actor, inquiry_id)
+    if inquiry.status != InquiryStatus.NEW:
+        raise _not_new(inquiry)
+    async with in_transaction():
+        won = await Inquiry.filter(
+            id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
+        ).update(
+            status=InquiryStatus.DISMISSED, dismissed_at=datetime.now(UTC), dismiss_reason=cleaned
+        )
+        if not won:
+            raise await _lost_to(inquiry.id)
+        await record_activity(
+            member.partner_id,
+            ActivityVerb.INQUIRY_DISMISSED,
+            f"Inquiry from {inquiry.name} dismissed" + (f": {cleaned}" if cleaned else ""),
+            actor=actor,
+            subject=("Inquiry", inquiry.id),
+        )
+    return await Inquiry.get(id=inquiry.id)

@@ -1,15 +1,463 @@
-"""Access authorizations: send, list, connect to a customer, decline, withdraw, revoke."""
+"""Access authorizations: send, list, connect to a customer, decline, withdraw, revoke.
+
+Every decision is a conditional UPDATE from the state it leaves (PENDING, CONNECTED):
+of any number of concurrent callers exactly one changes the row, on SQLite and on
+PostgreSQL alike, and only that one goes on to write the customer, e-mail and activity.
+Expiry is applied lazily: every read, count and decision first turns overdue PENDING
+rows into EXPIRED (with their activity row), and the GraphQL type shows a PENDING row
+past its expiry as EXPIRED, so what a client reads is always right.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from models.invitation import AccessInvitation, InvitationStatus
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from mailers.outbox import queue_email
+from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
+from models.account import AccountHolder
+from models.activity import ActivityVerb
+from models.customer import Customer, CustomerSource
+from models.invitation import AccessInvitation, AccessPermission, AccessScope, InvitationStatus
+from models.outbox import EmailDelivery
+from models.partner import Partner
+from resolvers.activity import record_activity
 from resolvers.actor import Actor
+from resolvers.customers import insert_customer, require_customer, validate_new_customer
+from resolvers.errors import (
+    AlreadyProcessed,
+    Conflict,
+    DomainError,
+    Expired,
+    NotFound,
+    ProfileNotPublic,
+)
+from resolvers.inquiries import CustomerTarget, new_customer_fields
+from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.partners import public_profile
+from resolvers.validation import Problems, clean_text, split_name
+
+NEWEST_FIRST = (SortKey("id", descending=True),)
+MESSAGE_MAX_LENGTH = 2000
+MY_INVITATIONS_LIMIT = 200
+INVITATION_PATH = ("invitationId",)
+ALL_PERMISSIONS = [permission.value for permission in AccessPermission]
+
+
+def effective_status(invitation: AccessInvitation, now: datetime | None = None) -> InvitationStatus:
+    """The status a client sees: PENDING past its expiry is EXPIRED, swept or not."""
+    overdue = invitation.expires_at <= (now or datetime.now(UTC))
+    if invitation.status == InvitationStatus.PENDING and overdue:
+        return InvitationStatus.EXPIRED
+    return invitation.status
+
+
+async def expire_overdue(
+    *,
+    partner_id: int | None = None,
+    account_id: int | None = None,
+    invitation_id: int | None = None,
+) -> int:
+    """Turn overdue PENDING authorizations into EXPIRED, each with its activity row."""
+    now = datetime.now(UTC)
+    query = AccessInvitation.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
+    if partner_id is not None:
+        query = query.filter(partner_id=partner_id)
+    if account_id is not None:
+        query = query.filter(account_id=account_id)
+    if invitation_id is not None:
+        query = query.filter(id=invitation_id)
+    overdue = await query.order_by("id").values("id", "partner_id", "expires_at", "account__name")
+    if not overdue:
+        return 0
+    expired = 0
+    async with in_transaction():
+        for row in overdue:
+            # Conditional: of two concurrent sweeps only one records the expiry.
+            changed = await AccessInvitation.filter(
+                id=row["id"], status=InvitationStatus.PENDING
+            ).update(status=InvitationStatus.EXPIRED, closed_at=row["expires_at"])
+            if changed:
+                expired += 1
+                await record_activity(
+                    row["partner_id"],
+                    ActivityVerb.INVITATION_EXPIRED,
+                    f"Access authorization from {row['account__name']} expired",
+                    subject=("AccessInvitation", row["id"]),
+                )
+    return expired
 
 
 async def pending_invitation_count(actor: Actor) -> int:
     """The badge: PENDING authorizations that have not expired yet."""
     return await AccessInvitation.filter(
-        partner_id=actor.require_partner_id(), status=InvitationStatus.PENDING, expires_at__gt=datetime.now(UTC)
+        partner_id=actor.require_partner_id(),
+        status=InvitationStatus.PENDING,
+        expires_at__gt=datetime.now(UTC),
     ).count()
+
+
+def _clean_permissions(
+    problems: Problems, scope: AccessScope | None, permissions: list[Any] | None
+) -> list[str]:
+    if scope is None:
+        problems.add("scope", "scope must be FULL or PARTIAL.")
+        return []
+    if scope == AccessScope.FULL:
+        return list(ALL_PERMISSIONS)
+    wanted = {AccessPermission(permission).value for permission in permissions or []}
+    if not wanted:
+        problems.add("permissions", "A PARTIAL authorization needs at least one permission.")
+    return [permission for permission in ALL_PERMISSIONS if permission in wanted]
+
+
+async def send_access_invitation(
+    actor: Actor, ttl_days: int, given: Mapping[str, Any]
+) -> AccessInvitation:
+    """An account holder authorizes a partner (public profile); expires after `ttl_days`."""
+    account = actor.require_account()
+    partner = await public_profile(given.get("partner_slug") or "")
+    if partner is None:
+        raise ProfileNotPublic(
+            "This partner does not take authorizations: the profile is not public.",
+            ("partnerSlug",),
+        )
+    problems = Problems()
+    scope = given.get("scope")
+    permissions = _clean_permissions(problems, scope, given.get("permissions"))
+    message = clean_text(
+        problems,
+        "message",
+        given.get("message"),
+        max_length=MESSAGE_MAX_LENGTH,
+        multiline=True,
+        label="Message",
+    )
+    problems.raise_if_any()
+    assert scope is not None
+    # An overdue PENDING row still holds the live-authorization unique index until swept.
+    await expire_overdue(account_id=account.id, partner_id=partner.id)
+    now = datetime.now(UTC)
+    try:
+        async with in_transaction():
+            invitation = await AccessInvitation.create(
+                partner_id=partner.id,
+                account_id=account.id,
+                scope=scope,
+                permissions=permissions,
+                message=message,
+                expires_at=now + timedelta(days=ttl_days),
+            )
+            await record_activity(
+                partner.id,
+                ActivityVerb.INVITATION_RECEIVED,
+                f"Access authorization ({scope.value}) received from {account.name}",
+                actor=actor,
+                subject=("AccessInvitation", invitation.id),
+            )
+    except IntegrityError:
+        raise Conflict(
+            "You already have a pending or connected authorization with this partner.",
+            ("partnerSlug",),
+        ) from None
+    return invitation
+
+
+async def list_pending_invitations(actor: Actor, page: PageRequest) -> Page[AccessInvitation]:
+    """The partner's undecided, unexpired authorizations, newest first."""
+    partner_id = actor.require_partner_id()
+    await expire_overdue(partner_id=partner_id)
+    query = AccessInvitation.filter(
+        partner_id=partner_id, status=InvitationStatus.PENDING, expires_at__gt=datetime.now(UTC)
+    )
+    return await keyset_page(query, NEWEST_FIRST, page)
+
+
+async def list_invitations(
+    actor: Actor, page: PageRequest, statuses: list[InvitationStatus] | None = None
+) -> Page[AccessInvitation]:
+    """The partner's authorizations in any (or the given) status, newest first."""
+    partner_id = actor.require_partner_id()
+    await expire_overdue(partner_id=partner_id)
+    query = AccessInvitation.filter(partner_id=partner_id)
+    if statuses:
+        query = query.filter(status__in=list(statuses))
+    return await keyset_page(query, NEWEST_FIRST, page)
+
+
+async def get_invitation(actor: Actor, invitation_id: int) -> AccessInvitation | None:
+    """The partner's authorization, or None (also for another partner's id)."""
+    partner_id = actor.require_partner_id()
+    await expire_overdue(partner_id=partner_id, invitation_id=invitation_id)
+    return await AccessInvitation.get_or_none(id=invitation_id, partner_id=partner_id)
+
+
+async def get_visible_invitation(actor: Actor, invitation_id: int) -> AccessInvitation | None:
+    """The authorization if the caller is its account holder or a member of its partner."""
+    if actor.account is not None:
+        await expire_overdue(account_id=actor.account.id, invitation_id=invitation_id)
+        return await AccessInvitation.get_or_none(id=invitation_id, account_id=actor.account.id)
+    return await get_invitation(actor, invitation_id)
+
+
+async def my_invitations(actor: Actor) -> list[AccessInvitation]:
+    """The authorizations the signed-in account holder sent, newest first."""
+    account = actor.require_account()
+    await expire_overdue(account_id=account.id)
+    return list(
+        await AccessInvitation.filter(account_id=account.id)
+        .order_by("-id")
+        .limit(MY_INVITATIONS_LIMIT)
+    )
+
+
+async def requester_of_partner(actor: Actor, account_id: int) -> AccountHolder | None:
+    """An account holder, if they have sent the signed-in member's partner an authorization."""
+    partner_id = actor.require_partner_id()
+    if not await AccessInvitation.exists(account_id=account_id, partner_id=partner_id):
+        return None
+    return await AccountHolder.get_or_none(id=account_id)
+
+
+async def get_email_delivery(actor: Actor, email_id: int) -> EmailDelivery | None:
+    """One of the partner's outbox e-mails (decline and confirmation mails)."""
+    return await EmailDelivery.get_or_none(id=email_id, partner_id=actor.require_partner_id())
+
+
+async def _require_partner_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
+    invitation = await get_invitation(actor, invitation_id)
+    if invitation is None:
+        raise NotFound("Invitation", INVITATION_PATH)
+    return invitation
+
+
+async def _require_own_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
+    account = actor.require_account()
+    await expire_overdue(account_id=account.id, invitation_id=invitation_id)
+    invitation = await AccessInvitation.get_or_none(id=invitation_id, account_id=account.id)
+    if invitation is None:
+        raise NotFound("Invitation", INVITATION_PATH)
+    return invitation
+
+
+def _not_pending(invitation: AccessInvitation) -> DomainError:
+    status = effective_status(invitation)
+    if status == InvitationStatus.EXPIRED:
+        return Expired(
+            f"This authorization expired on {invitation.expires_at:%Y-%m-%d}.", INVITATION_PATH
+        )
+    return AlreadyProcessed(
+        f"This authorization was already decided (status {status.value}).", INVITATION_PATH
+    )
+
+
+async def _decide(invitation: AccessInvitation, **changes: Any) -> None:
+    """Take the decision on a PENDING authorization, or raise: exactly one caller wins."""
+    won = await AccessInvitation.filter(
+        id=invitation.id,
+        partner_id=invitation.partner_id,
+        status=InvitationStatus.PENDING,
+        expires_at__gt=datetime.now(UTC),
+    ).update(**changes)
+    if not won:
+        raise _not_pending(await AccessInvitation.get(id=invitation.id))
+
+
+def _account_fields(account: AccountHolder) -> dict[str, Any]:
+    first_name, last_name = split_name(account.name)
+    return {
+        "first_name": first_name,
+        "last_name": last_name,
+        "email": account.email,
+        "phone": account.phone,
+        "company_name": account.company_name,
+        "language": account.language,
+    }
+
+
+async def connect_customer(
+    actor: Actor, invitation_id: int, target: CustomerTarget
+) -> tuple[AccessInvitation, Customer]:
+    """Accept a PENDING authorization: link it to a new (source INVITATION) or existing customer."""
+    member = actor.require_member()
+    invitation = await _require_partner_invitation(actor, invitation_id)
+    if invitation.status != InvitationStatus.PENDING:
+        raise _not_pending(invitation)
+    account = await AccountHolder.get(id=invitation.account_id)
+    existing: Customer | None = None
+    values: dict[str, Any] = {}
+    if target.existing_customer_id is not None:
+        existing = await require_customer(
+            actor, target.existing_customer_id, ("target", "existingCustomerId")
+        )
+    else:
+        problems = Problems(("target", "newCustomer"))
+        values = validate_new_customer(
+            problems, new_customer_fields(_account_fields(account), target.new_customer or {})
+        )
+        problems.raise_if_any()
+    partner = await Partner.get(id=member.partner_id)
+
+    now = datetime.now(UTC)
+    async with in_transaction():
+        # Decide first: a loser stops here and rolls back before creating anything.
+        await _decide(
+            invitation,
+            status=InvitationStatus.CONNECTED,
+            decided_at=now,
+            decided_by_id=member.id,
+            customer_id=existing.id if existing else None,
+        )
+        if existing is not None:
+            customer = existing
+            already_linked = (
+                await AccessInvitation.filter(
+                    customer_id=existing.id, status=InvitationStatus.CONNECTED
+                )
+                .exclude(id=invitation.id)
+                .exists()
+            )
+            if already_linked:
+                raise Conflict(
+                    "This customer is already connected to another account.",
+                    ("target", "existingCustomerId"),
+                )
+        else:
+            customer = await insert_customer(
+                actor,
+                member.partner_id,
+                values,
+                CustomerSource.INVITATION,
+                "Customer {name} created from an access authorization",
+            )
+            await AccessInvitation.filter(id=invitation.id).update(customer_id=customer.id)
+        await queue_email(
+            template=INVITATION_CONNECTED,
+            language=account.language,
+            to_address=account.email,
+            to_name=account.name,
+            values={"recipient": account.name, "partner": partner.display_name},
+            partner_id=partner.id,
+        )
+        await record_activity(
+            member.partner_id,
+            ActivityVerb.INVITATION_CONNECTED,
+            f"Access authorization from {account.name} connected to customer {customer.display_name}",
+            actor=actor,
+            customer_id=customer.id,
+            subject=("AccessInvitation", invitation.id),
+        )
+    return await AccessInvitation.get(id=invitation.id), customer
+
+
+def clean_personal_message(problems: Problems, value: str | None) -> str | None:
+    """Plain text of at most 2,000 characters; no control characters but line breaks."""
+    message = clean_text(
+        problems,
+        "personalMessage",
+        value,
+        max_length=MESSAGE_MAX_LENGTH,
+        multiline=True,
+        label="Personal message",
+    )
+    if message is not None and "\t" in message:
+        problems.add("personalMessage", "Personal message contains control characters.")
+        return None
+    return message.replace("\r", "\n") if message else message
+
+
+async def decline_invitation(
+    actor: Actor, invitation_id: int, personal_message: str | None
+) -> tuple[AccessInvitation, EmailDelivery]:
+    """Reject a PENDING authorization and queue the decline e-mail in the same transaction."""
+    member = actor.require_member()
+    problems = Problems()
+    message = clean_personal_message(problems, personal_message)
+    problems.raise_if_any()
+    invitation = await _require_partner_invitation(actor, invitation_id)
+    if invitation.status != InvitationStatus.PENDING:
+        raise _not_pending(invitation)
+    account = await AccountHolder.get(id=invitation.account_id)
+    partner = await Partner.get(id=member.partner_id)
+
+    async with in_transaction():
+        await _decide(
+            invitation,
+            status=InvitationStatus.DECLINED,
+            decided_at=datetime.now(UTC),
+            decided_by_id=member.id,
+            decline_message=message,
+        )
+        email = await queue_email(
+            template=INVITATION_DECLINED,
+            language=account.language,
+            to_address=account.email,
+            to_name=account.name,
+            values={"recipient": account.name, "partner": partner.display_name, "message": message},
+            partner_id=partner.id,
+        )
+        await AccessInvitation.filter(id=invitation.id).update(decline_email_id=email.id)
+        await record_activity(
+            member.partner_id,
+            ActivityVerb.INVITATION_DECLINED,
+            f"Access authorization from {account.name} declined",
+            actor=actor,
+            subject=("AccessInvitation", invitation.id),
+        )
+    return await AccessInvitation.get(id=invitation.id), email
+
+
+async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
+    """The account holder takes back an authorization the partner has not decided yet."""
+    invitation = await _require_own_invitation(actor, invitation_id)
+    now = datetime.now(UTC)
+    async with in_transaction():
+        won = await AccessInvitation.filter(
+            id=invitation.id,
+            account_id=invitation.account_id,
+            status=InvitationStatus.PENDING,
+            expires_at__gt=now,
+        ).update(status=InvitationStatus.WITHDRAWN, closed_at=now)
+        if not won:
+            raise _not_pending(await AccessInvitation.get(id=invitation.id))
+        await record_activity(
+            invitation.partner_id,
+            ActivityVerb.INVITATION_WITHDRAWN,
+            f"Access authorization from {actor.display_name} withdrawn",
+            actor=actor,
+            subject=("AccessInvitation", invitation.id),
+        )
+    return await AccessInvitation.get(id=invitation.id)
+
+
+async def revoke_access(actor: Actor, invitation_id: int) -> AccessInvitation:
+    """The account holder ends a CONNECTED authorization; the customer keeps its data."""
+    invitation = await _require_own_invitation(actor, invitation_id)
+    now = datetime.now(UTC)
+    async with in_transaction():
+        won = await AccessInvitation.filter(
+            id=invitation.id, account_id=invitation.account_id, status=InvitationStatus.CONNECTED
+        ).update(status=InvitationStatus.REVOKED, closed_at=now)
+        if not won:
+            current = await AccessInvitation.get(id=invitation.id)
+            if effective_status(current) == InvitationStatus.PENDING:
+                raise Conflict(
+                    "This authorization is still pending: withdraw it instead.", INVITATION_PATH
+                )
+            raise AlreadyProcessed(
+                f"Only a connected authorization can be revoked (status {effective_status(current).value}).",
+                INVITATION_PATH,
+            )
+        await record_activity(
+            invitation.partner_id,
+            ActivityVerb.ACCESS_REVOKED,
+            f"Access authorization from {actor.display_name} revoked",
+            actor=actor,
+            customer_id=invitation.customer_id,
+            subject=("AccessInvitation", invitation.id),
+        )
+    return await AccessInvitation.get(id=invitation.id)

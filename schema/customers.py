@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from models.customer import Customer as CustomerModel
 from models.customer import CustomerKind, CustomerSource, CustomerStatus
+from models.item import TaskStatus
 from resolvers import activity, customers
 from resolvers.customers import CustomerSortField
 from resolvers.errors import DomainError
@@ -19,6 +21,11 @@ from schema.errors import UserError, user_errors
 from schema.ids import decode_id, to_global_id
 from schema.inputs import given_fields
 from schema.relay import Connection, Node, build_connection, page_request
+
+if TYPE_CHECKING:
+    from schema.inquiries import Inquiry
+    from schema.invitations import AccessInvitation
+    from schema.items import Contract, Domain, Task
 
 strawberry.enum(CustomerKind)
 strawberry.enum(CustomerStatus)
@@ -42,14 +49,18 @@ class Address:
 
 @strawberry.type(description="A customer of the partner: a person or a company.")
 class Customer(Node):
-    customer_number: str = strawberry.field(description="Unique per partner, sequential, never reused.")
+    customer_number: str = strawberry.field(
+        description="Unique per partner, sequential, never reused."
+    )
     kind: CustomerKind
-    display_name: str = strawberry.field(description="The company name for a COMPANY, else \"First Last\".")
+    display_name: str = strawberry.field(
+        description='The company name for a COMPANY, else "First Last".'
+    )
     first_name: str | None
     last_name: str | None
     company_name: str | None
     email: str | None
-    phone: str | None = strawberry.field(description="E.164, e.g. \"+390612345678\".")
+    phone: str | None = strawberry.field(description='E.164, e.g. "+390612345678".')
     address: Address | None
     vat_id: str | None
     language: str
@@ -57,7 +68,9 @@ class Customer(Node):
     tags: list[str]
     status: CustomerStatus
     source: CustomerSource
-    version: int = strawberry.field(description="Bumps on every change; send it as updateCustomer's expectedVersion.")
+    version: int = strawberry.field(
+        description="Bumps on every change; send it as updateCustomer's expectedVersion."
+    )
     created_at: datetime
     updated_at: datetime
     _model: strawberry.Private[CustomerModel]
@@ -76,8 +89,13 @@ class Customer(Node):
             email=customer.email,
             phone=customer.phone,
             address=Address(
-                street=customer.street, postal_code=customer.postal_code, city=customer.city, country=customer.country
-            ) if has_address else None,
+                street=customer.street,
+                postal_code=customer.postal_code,
+                city=customer.city,
+                country=customer.country,
+            )
+            if has_address
+            else None,
             vat_id=customer.vat_id,
             language=customer.language,
             notes=customer.notes,
@@ -91,9 +109,58 @@ class Customer(Node):
         )
 
     @strawberry.field(description="This customer's timeline, newest first.")
-    async def activity(self, info: Info, first: int | None = 20, after: str | None = None) -> ActivityConnection:
-        page = await activity.customer_activity(info.context.actor, self._model, page_request(first, after))
+    async def activity(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> ActivityConnection:
+        page = await activity.customer_activity(
+            info.context.actor, self._model, page_request(first, after)
+        )
         return ActivityConnection.of(page)
+
+    @strawberry.field(description="Domains assigned to this customer, by name.")
+    async def domains(self, info: Info) -> list[Annotated[Domain, strawberry.lazy("schema.items")]]:
+        from schema.items import Domain
+
+        rows = await info.context.loaders.domains_of_customer.load(self._model.id)
+        return [Domain.from_model(row) for row in rows]
+
+    @strawberry.field(description="Contracts assigned to this customer, by start date.")
+    async def contracts(
+        self, info: Info
+    ) -> list[Annotated[Contract, strawberry.lazy("schema.items")]]:
+        from schema.items import Contract
+
+        rows = await info.context.loaders.contracts_of_customer.load(self._model.id)
+        return [Contract.from_model(row) for row in rows]
+
+    @strawberry.field(description="Tasks for this customer, by due date; `status` narrows them.")
+    async def tasks(
+        self, info: Info, status: TaskStatus | None = None
+    ) -> list[Annotated[Task, strawberry.lazy("schema.items")]]:
+        from schema.items import Task
+
+        rows = await info.context.loaders.tasks_of_customer.load(self._model.id)
+        return [Task.from_model(row) for row in rows if status is None or row.status == status]
+
+    @strawberry.field(description="Inquiries permanently assigned to this customer, oldest first.")
+    async def inquiries(
+        self, info: Info
+    ) -> list[Annotated[Inquiry, strawberry.lazy("schema.inquiries")]]:
+        from schema.inquiries import Inquiry
+
+        rows = await info.context.loaders.inquiries_of_customer.load(self._model.id)
+        return [Inquiry.from_model(row) for row in rows]
+
+    @strawberry.field(
+        description="The connected access authorization, if any (after a revoke: the REVOKED one)."
+    )
+    async def access_authorization(
+        self, info: Info
+    ) -> Annotated[AccessInvitation, strawberry.lazy("schema.invitations")] | None:
+        from schema.invitations import AccessInvitation
+
+        found = await info.context.loaders.authorization_of_customer.load(self._model.id)
+        return AccessInvitation.from_model(found) if found else None
 
 
 @strawberry.type
@@ -124,9 +191,14 @@ class CustomerInput:
     kind: CustomerKind | None = CustomerKind.PERSON
     first_name: str | None = strawberry.UNSET
     last_name: str | None = strawberry.UNSET
-    company_name: str | None = strawberry.field(default=strawberry.UNSET, description="Required when kind = COMPANY.")
+    company_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Required when kind = COMPANY."
+    )
     email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.field(default=strawberry.UNSET, description="International form, or national with address.country.")
+    phone: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="International form, or national with address.country.",
+    )
     address: AddressInput | None = strawberry.UNSET
     vat_id: str | None = strawberry.UNSET
     language: str | None = strawberry.UNSET
@@ -157,7 +229,10 @@ class CustomerOrder:
 
 @strawberry.input
 class CustomerFilter:
-    search: str | None = strawberry.field(default=None, description="Matches name, company, e-mail, phone and customer number; every word must match.")
+    search: str | None = strawberry.field(
+        default=None,
+        description="Matches name, company, e-mail, phone and customer number; every word must match.",
+    )
     status: CustomerStatus | None = None
     source: CustomerSource | None = None
     tag: str | None = None
@@ -197,11 +272,15 @@ class CustomerQuery:
         wanted = filter or CustomerFilter()
         order = customers.CustomerOrder()
         if order_by is not None:
-            order = customers.CustomerOrder(order_by.field, order_by.direction == SortDirection.DESC)
+            order = customers.CustomerOrder(
+                order_by.field, order_by.direction == SortDirection.DESC
+            )
         page = await customers.list_customers(
             info.context.actor,
             page_request(first, after, last, before),
-            customers.CustomerFilter(search=wanted.search, status=wanted.status, source=wanted.source, tag=wanted.tag),
+            customers.CustomerFilter(
+                search=wanted.search, status=wanted.status, source=wanted.source, tag=wanted.tag
+            ),
             order,
         )
         return CustomerConnection.of(page)
@@ -216,9 +295,15 @@ class CustomerQuery:
         found = await customers.get_customer(info.context.actor, pk)
         return Customer.from_model(found) if found else None
 
-    @strawberry.field(description="Possible duplicates before a convert or connect, best match first.")
+    @strawberry.field(
+        description="Possible duplicates before a convert or connect, best match first."
+    )
     async def customer_matches(
-        self, info: Info, email: str | None = None, phone: str | None = None, name: str | None = None
+        self,
+        info: Info,
+        email: str | None = None,
+        phone: str | None = None,
+        name: str | None = None,
     ) -> list[Customer]:
         found = await customers.customer_matches(info.context.actor, email, phone, name)
         return [Customer.from_model(customer) for customer in found]
@@ -229,13 +314,21 @@ class CustomerMutation:
     @strawberry.mutation
     async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
         try:
-            return CustomerPayload.ok(await customers.create_customer(info.context.actor, given_fields(input)))
+            return CustomerPayload.ok(
+                await customers.create_customer(info.context.actor, given_fields(input))
+            )
         except DomainError as error:
             return CustomerPayload.failed(error)
 
-    @strawberry.mutation(description="Change the fields given; a stale expectedVersion gives CONFLICT and changes nothing.")
+    @strawberry.mutation(
+        description="Change the fields given; a stale expectedVersion gives CONFLICT and changes nothing."
+    )
     async def update_customer(
-        self, info: Info, id: strawberry.ID, patch: CustomerPatch, expected_version: int | None = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        patch: CustomerPatch,
+        expected_version: int | None = None,
     ) -> CustomerPayload:
         try:
             customer = await customers.update_customer(
@@ -248,13 +341,17 @@ class CustomerMutation:
     @strawberry.mutation
     async def archive_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
         try:
-            return CustomerPayload.ok(await customers.archive_customer(info.context.actor, customer_pk(id)))
+            return CustomerPayload.ok(
+                await customers.archive_customer(info.context.actor, customer_pk(id))
+            )
         except DomainError as error:
             return CustomerPayload.failed(error)
 
     @strawberry.mutation
     async def restore_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
         try:
-            return CustomerPayload.ok(await customers.restore_customer(info.context.actor, customer_pk(id)))
+            return CustomerPayload.ok(
+                await customers.restore_customer(info.context.actor, customer_pk(id))
+            )
         except DomainError as error:
             return CustomerPayload.failed(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 
 from graphql import GraphQLError
@@ -12,6 +13,7 @@ from resolvers.errors import DomainError
 
 log = logging.getLogger("partnerdesk.errors")
 INTERNAL_ERROR = "Internal server error"
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 class ErrorTranslation(SchemaExtension):
@@ -21,8 +23,13 @@ class ErrorTranslation(SchemaExtension):
       keeps its readable message and gains `extensions.code` (and `field`).
     - Any other exception is a server fault: its message could leak internals, so the
       client gets "Internal server error" and a request id; the log gets the traceback.
-    - Parse and validation errors (no original exception) pass unchanged.
+    - Parse and validation errors (no original exception) pass unchanged, except that in
+      production "Did you mean ...?" suggestions are cut from every message (graphql-core
+      adds them to unknown-argument errors even with field suggestions off).
     """
+
+    def __init__(self, *, hide_suggestions: bool = False) -> None:
+        self.hide_suggestions = hide_suggestions
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -34,6 +41,11 @@ class ErrorTranslation(SchemaExtension):
     def _translate(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if original is None or isinstance(original, GraphQLError):
+            if self.hide_suggestions and "Did you mean" in error.message:
+                message = SUGGESTION.sub("", error.message).rstrip()
+                return GraphQLError(
+                    message, nodes=error.nodes, path=error.path, extensions=error.extensions
+                )
             return error
         if isinstance(original, DomainError):
             first = original.errors[0]

@@ -10,13 +10,16 @@ import strawberry
 from models.activity import ActivityEvent as ActivityEventModel
 from models.partner import Partner as PartnerModel
 from models.partner import PartnerMember as PartnerMemberModel
-from resolvers import customers
+from resolvers import customers, inquiries, invitations, items
 from resolvers.actor import Actor
 from schema.activity import ActivityEvent
 from schema.auth import AccountHolder
 from schema.context import Info
 from schema.customers import Customer
 from schema.ids import parse_global_id
+from schema.inquiries import Inquiry
+from schema.invitations import AccessInvitation, EmailDelivery
+from schema.items import Contract, Domain, Task
 from schema.partners import Partner, PartnerMember
 from schema.relay import Node
 
@@ -43,12 +46,45 @@ async def _account(actor: Actor, pk: int) -> AccountHolder | None:
     # Account holders see themselves; partners see requesters through their invitations.
     if actor.account is not None and actor.account.id == pk:
         return AccountHolder.from_model(actor.account)
+    if actor.member is not None:
+        requester = await invitations.requester_of_partner(actor, pk)
+        return AccountHolder.from_model(requester) if requester else None
     return None
 
 
 async def _activity(actor: Actor, pk: int) -> ActivityEvent | None:
     found = await ActivityEventModel.get_or_none(id=pk, partner_id=actor.require_partner_id())
     return ActivityEvent.from_model(found) if found else None
+
+
+async def _domain(actor: Actor, pk: int) -> Domain | None:
+    found = await items.get_domain(actor, pk)
+    return Domain.from_model(found) if found else None
+
+
+async def _contract(actor: Actor, pk: int) -> Contract | None:
+    found = await items.get_contract(actor, pk)
+    return Contract.from_model(found) if found else None
+
+
+async def _task(actor: Actor, pk: int) -> Task | None:
+    found = await items.get_task(actor, pk)
+    return Task.from_model(found) if found else None
+
+
+async def _inquiry(actor: Actor, pk: int) -> Inquiry | None:
+    found = await inquiries.get_inquiry(actor, pk)
+    return Inquiry.from_model(found) if found else None
+
+
+async def _invitation(actor: Actor, pk: int) -> AccessInvitation | None:
+    found = await invitations.get_visible_invitation(actor, pk)
+    return AccessInvitation.from_model(found) if found else None
+
+
+async def _email(actor: Actor, pk: int) -> EmailDelivery | None:
+    found = await invitations.get_email_delivery(actor, pk)
+    return EmailDelivery.from_model(found) if found else None
 
 
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
@@ -58,12 +94,20 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "PartnerMember": _member,
     "AccountHolder": _account,
     "ActivityEvent": _activity,
+    "Inquiry": _inquiry,
+    "AccessInvitation": _invitation,
+    "EmailDelivery": _email,
+    "Domain": _domain,
+    "Contract": _contract,
+    "Task": _task,
 }
 
 
 @strawberry.type
 class NodeQuery:
-    @strawberry.field(description="Any object by its global id; null when it does not exist or is not yours.")
+    @strawberry.field(
+        description="Any object by its global id; null when it does not exist or is not yours."
+    )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         parsed = parse_global_id(id)
         if parsed is None or parsed[0] not in NODE_FETCHERS:

@@ -8,7 +8,10 @@ gets 200 for every well-formed request, as older clients expect.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,26 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
+def client_ip(
+    connection: HTTPConnection, trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> str | None:
+    """The caller's address: the peer, or, when the peer is a trusted proxy, the nearest
+    X-Forwarded-For entry that is not itself a trusted proxy."""
+    peer = connection.client.host if connection.client else None
+    chain = [peer] if peer else []
+    forwarded = connection.headers.get("x-forwarded-for")
+    if forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()] + chain
+    for address in reversed(chain):
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address if address == peer else None
+        if not any(ip in network for network in trusted_proxies):
+            return str(ip)
+    return chain[0] if chain else None
+
+
 def _error_response(status: int, message: str, media_type: str = JSON) -> Response:
     return Response(
         json.dumps({"errors": [{"message": message}]}), status_code=status, media_type=media_type
@@ -73,11 +96,19 @@ class GraphQLView(GraphQL[Context, None]):
             graphql_ide=None if settings.production else "graphiql",
             allow_queries_via_get=True,
             multipart_uploads_enabled=False,
+            # Browsers may open the websocket only from our own origin or an allowed one.
+            allowed_origins=settings.allowed_origins,
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=20,
         )
         self.settings = settings
+        self.trusted_proxies = [
+            ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies
+        ]
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         actor = await authenticate(bearer_token(request))
+        actor = replace(actor, client_ip=client_ip(request, self.trusted_proxies))
         return Context.build(request, self.settings, actor, response)
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -106,6 +137,10 @@ class GraphQLView(GraphQL[Context, None]):
             content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if content_type != JSON:
                 return _error_response(415, "Send the request as application/json.")
+            limit = self.settings.max_body_bytes
+            declared = request.headers.get("content-length", "")
+            if (declared.isdigit() and int(declared) > limit) or len(await request.body()) > limit:
+                return _error_response(413, f"Request body too large: at most {limit} bytes.")
         try:
             response = await super().run(request, UNSET, UNSET)
         except HTTPException as error:

@@ -1,0 +1,229 @@
+"""Inquiries: the Inquiry type, CustomerTarget, queries and mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from models.inquiry import Inquiry as InquiryModel
+from models.inquiry import InquiryStatus
+from resolvers import inquiries
+from resolvers.errors import DomainError
+from resolvers.pagination import Page
+from schema.context import Info
+from schema.customers import Customer, CustomerInput, customer_pk
+from schema.errors import UserError, user_errors
+from schema.ids import decode_id, to_global_id
+from schema.inputs import given_fields
+from schema.partners import PartnerMember
+from schema.relay import Connection, Node, build_connection, page_request
+
+strawberry.enum(InquiryStatus, description="NEW until converted (ASSIGNED, for good) or DISMISSED.")
+
+
+@strawberry.type(description="A contact request sent from the partner's public profile.")
+class Inquiry(Node):
+    status: InquiryStatus
+    name: str
+    email: str
+    phone: str | None
+    company_name: str | None
+    message: str
+    received_at: datetime
+    assigned_at: datetime | None
+    dismissed_at: datetime | None
+    dismiss_reason: str | None
+    _customer_id: strawberry.Private[int | None]
+    _assigned_by_id: strawberry.Private[int | None]
+
+    @classmethod
+    def from_model(cls, inquiry: InquiryModel) -> Inquiry:
+        return cls(
+            id=to_global_id("Inquiry", inquiry.id),
+            status=inquiry.status,
+            name=inquiry.name,
+            email=inquiry.email,
+            phone=inquiry.phone,
+            company_name=inquiry.company_name,
+            message=inquiry.message,
+            received_at=inquiry.received_at,
+            assigned_at=inquiry.assigned_at,
+            dismissed_at=inquiry.dismissed_at,
+            dismiss_reason=inquiry.dismiss_reason,
+            _customer_id=inquiry.customer_id,
+            _assigned_by_id=inquiry.assigned_by_id,
+        )
+
+    @strawberry.field(description="Set once by convertInquiry, never changed again.")
+    async def customer(self, info: Info) -> Customer | None:
+        if self._customer_id is None:
+            return None
+        found = await info.context.loaders.customer.load(self._customer_id)
+        return Customer.from_model(found) if found else None
+
+    @strawberry.field
+    async def assigned_by(self, info: Info) -> PartnerMember | None:
+        if self._assigned_by_id is None:
+            return None
+        found = await info.context.loaders.member.load(self._assigned_by_id)
+        return PartnerMember.from_model(found) if found else None
+
+
+@strawberry.type
+class InquiryEdge:
+    node: Inquiry
+    cursor: str
+
+
+@strawberry.type
+class InquiryConnection(Connection):
+    edges: list[InquiryEdge]
+
+    @classmethod
+    def of(cls, page: Page[InquiryModel]) -> InquiryConnection:
+        return build_connection(cls, InquiryEdge, page, Inquiry.from_model)
+
+
+@strawberry.input
+class InquiryFilter:
+    status: InquiryStatus | None = None
+
+
+@strawberry.input(
+    one_of=True,
+    description=(
+        "Either a new customer (fields may be left out: they are taken from the inquiry or "
+        "account) or an existing one. A new customer is a COMPANY when it has a company name "
+        "(taken over or given) or kind COMPANY is sent; kind PERSON is the input's default and "
+        "cannot override that, so send companyName: null for a person. An existing customer's "
+        "fields are never changed: only the link is added."
+    ),
+)
+class CustomerTarget:
+    new_customer: CustomerInput | None = strawberry.UNSET
+    existing_customer_id: strawberry.ID | None = strawberry.UNSET
+
+
+def customer_target(target: CustomerTarget) -> inquiries.CustomerTarget:
+    """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
+    if target.existing_customer_id:
+        return inquiries.CustomerTarget(
+            existing_customer_id=customer_pk(
+                target.existing_customer_id, ("target", "existingCustomerId")
+            )
+        )
+    return inquiries.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
+
+
+@strawberry.input
+class SubmitInquiryInput:
+    partner_slug: str
+    name: str
+    email: str
+    phone: str | None = None
+    company_name: str | None = None
+    message: str = strawberry.field(description="At most 5,000 characters; line breaks allowed.")
+    privacy_consent: bool = strawberry.field(description="Must be true.")
+    website: str | None = strawberry.field(
+        default=None, description="Honeypot: leave empty (real browsers hide the field)."
+    )
+
+
+@strawberry.input
+class ConvertInquiryInput:
+    inquiry_id: strawberry.ID
+    target: CustomerTarget
+
+
+@strawberry.input
+class DismissInquiryInput:
+    inquiry_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.type
+class SubmitInquiryPayload:
+    accepted: bool
+    errors: list[UserError]
+
+
+@strawberry.type
+class InquiryPayload:
+    inquiry: Inquiry | None
+    customer: Customer | None
+    errors: list[UserError]
+
+    @classmethod
+    def failed(cls, error: DomainError) -> InquiryPayload:
+        return cls(inquiry=None, customer=None, errors=user_errors(error))
+
+
+def inquiry_pk(global_id: str, path: tuple[str, ...] = ("inquiryId",)) -> int:
+    return decode_id(global_id, "Inquiry", path)
+
+
+@strawberry.type
+class InquiryQuery:
+    @strawberry.field(description="The partner's inquiries, newest first.")
+    async def inquiries(
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        filter: InquiryFilter | None = None,
+    ) -> InquiryConnection:
+        status = filter.status if filter else None
+        page = await inquiries.list_inquiries(
+            info.context.actor, page_request(first, after), status
+        )
+        return InquiryConnection.of(page)
+
+    @strawberry.field
+    async def inquiry(self, info: Info, id: strawberry.ID) -> Inquiry | None:
+        info.context.actor.require_member()
+        try:
+            pk = inquiry_pk(id)
+        except DomainError:
+            return None
+        found = await inquiries.get_inquiry(info.context.actor, pk)
+        return Inquiry.from_model(found) if found else None
+
+
+@strawberry.type
+class InquiryMutation:
+    @strawberry.mutation(
+        description="Public (no token): send an inquiry to a public partner profile."
+    )
+    async def submit_inquiry(self, input: SubmitInquiryInput) -> SubmitInquiryPayload:
+        try:
+            await inquiries.submit_inquiry(given_fields(input))
+        except DomainError as error:
+            return SubmitInquiryPayload(accepted=False, errors=user_errors(error))
+        return SubmitInquiryPayload(accepted=True, errors=[])
+
+    @strawberry.mutation(
+        description="Assign a NEW inquiry to a new or existing customer, permanently."
+    )
+    async def convert_inquiry(self, info: Info, input: ConvertInquiryInput) -> InquiryPayload:
+        try:
+            info.context.actor.require_member()  # a visitor learns nothing from the ids
+            inquiry, customer = await inquiries.convert_inquiry(
+                info.context.actor, inquiry_pk(input.inquiry_id), customer_target(input.target)
+            )
+        except DomainError as error:
+            return InquiryPayload.failed(error)
+        return InquiryPayload(
+            inquiry=Inquiry.from_model(inquiry), customer=Customer.from_model(customer), errors=[]
+        )
+
+    @strawberry.mutation(description="File a NEW inquiry away (spam, no fit).")
+    async def dismiss_inquiry(self, info: Info, input: DismissInquiryInput) -> InquiryPayload:
+        try:
+            info.context.actor.require_member()
+            inquiry = await inquiries.dismiss_inquiry(
+                info.context.actor, inquiry_pk(input.inquiry_id), input.reason
+            )
+        except DomainError as error:
+            return InquiryPayload.failed(error)
+        return InquiryPayload(inquiry=Inquiry.from_model(inquiry), customer=None, errors=[])
