@@ -5,11 +5,15 @@ Goes through the same resolver functions as the API, so demo rows obey every rul
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from models.invitation import AccessPermission, AccessScope
+from models.item import TaskPriority
 from models.partner import MemberRole, Partner, PartnerMember
-from resolvers import auth, customers, partners
+from resolvers import auth, customers, inquiries, invitations, items, partners
 from resolvers.actor import Actor
+from resolvers.inquiries import CustomerTarget
 from resolvers.passwords import hash_password
 
 DEMO_PASSWORD = "demo-password-1"
@@ -48,6 +52,37 @@ CUSTOMERS: list[dict[str, Any]] = [
 ]
 
 
+ACCOUNT_HOLDERS = [
+    # (name, e-mail, language, company, what happens to their authorization)
+    ("Anna Bianchi", "anna.bianchi@example.org", "it", None, "pending"),
+    ("Jonas Keller", "jonas.keller@example.org", "de", "Keller Design", "pending"),
+    ("Emma Clarke", "emma.clarke@example.org", "en", None, "connected"),
+    ("Paul Weiß", "paul.weiss@example.org", "de", None, "declined"),
+    ("Lucia Romano", "lucia.romano@example.org", "it", None, "withdrawn"),
+]
+INQUIRIES = [
+    (
+        "Francesca Galli",
+        "francesca@galli.example",
+        None,
+        "We need a new website for our bed & breakfast, with online booking.",
+    ),
+    (
+        "Stefan Braun",
+        "s.braun@braun-metall.example",
+        "Braun Metallbau",
+        "Unser Online-Shop braucht ein neues Design. Können Sie helfen?",
+    ),
+    (
+        "Olivia Hart",
+        "olivia.hart@example.com",
+        None,
+        "Could you move our domains and e-mail to a new host?",
+    ),
+    ("Spam Bot", "bot@spam.example", None, "Cheap backlinks!!!"),
+]
+
+
 def _snake(values: dict[str, Any]) -> dict[str, Any]:
     """The demo rows are written in GraphQL's names; resolvers take Python's."""
     names = {
@@ -69,11 +104,124 @@ def demo_logins() -> list[tuple[str, str, str]]:
     for _name, slug, _owner in PARTNERS:
         logins.append(("PARTNER", f"owner@{slug}.example", DEMO_PASSWORD))
     logins.append(("PARTNER", "member@studio-aurora.example", DEMO_PASSWORD))
+    for _name, email, *_rest in ACCOUNT_HOLDERS:
+        logins.append(("ACCOUNT", email, DEMO_PASSWORD))
     return logins
 
 
-async def seed_demo_data(print_logins: bool = False) -> bool:
-    """Fill an empty database with demo partners and customers; False if it had data."""
+async def _seed_items(owner: Actor, customer_ids: list[int]) -> None:
+    """Domains, contracts and tasks, assigned and unassigned."""
+    first, second = customer_ids[0], customer_ids[1]
+    await items.create_domain(owner, {"name": "rossi-pizzeria.it", "customer_id": first})
+    await items.create_domain(
+        owner, {"name": "bäckerei-huber.de", "customer_id": second, "expires_on": date(2027, 3, 31)}
+    )
+    await items.create_domain(owner, {"name": "spare-domain.example"})
+    await items.create_contract(
+        owner,
+        {
+            "product": "Hosting Plus",
+            "starts_on": date(2026, 1, 1),
+            "customer_id": first,
+            "monthly_fee": {"amount": "19.90", "currency": "EUR"},
+        },
+    )
+    await items.create_contract(
+        owner, {"product": "Online shop care", "starts_on": date(2026, 6, 1), "customer_id": second}
+    )
+    await items.create_task(
+        owner,
+        {
+            "title": "Renew SSL certificate",
+            "customer_id": first,
+            "due_on": date(2026, 12, 15),
+            "priority": TaskPriority.HIGH,
+        },
+    )
+    await items.create_task(owner, {"title": "Send shop redesign offer", "customer_id": second})
+    await items.create_task(owner, {"title": "Update the agency portfolio"})
+
+
+async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) -> None:
+    """Three NEW inquiries, one converted into a new customer, one assigned, one dismissed."""
+    created = []
+    for name, email, company, message in INQUIRIES:
+        inquiry = await inquiries.submit_inquiry(
+            {
+                "partner_slug": slug,
+                "name": name,
+                "email": email,
+                "company_name": company,
+                "message": message,
+                "privacy_consent": True,
+            }
+        )
+        assert inquiry is not None
+        created.append(inquiry)
+    await inquiries.convert_inquiry(owner, created[0].id, CustomerTarget(new_customer={}))
+    await inquiries.convert_inquiry(
+        owner, created[2].id, CustomerTarget(existing_customer_id=existing_customer_id)
+    )
+    await inquiries.dismiss_inquiry(owner, created[3].id, "Spam")
+    for name, email, company, message in INQUIRIES[:3]:
+        await inquiries.submit_inquiry(
+            {
+                "partner_slug": slug,
+                "name": name,
+                "email": email,
+                "company_name": company,
+                "message": "Follow-up: " + message,
+                "privacy_consent": True,
+            }
+        )
+
+
+async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
+    """Account holders' authorizations: pending, connected, declined, withdrawn."""
+    for name, email, language, company, outcome in ACCOUNT_HOLDERS:
+        issued = await auth.register_account(
+            TOKEN_TTL_HOURS,
+            name=name,
+            email=email,
+            password=DEMO_PASSWORD,
+            language=language,
+            company_name=company,
+        )
+        holder = issued.actor
+        scope = (
+            {"scope": AccessScope.FULL}
+            if outcome != "pending" or company
+            else {
+                "scope": AccessScope.PARTIAL,
+                "permissions": [AccessPermission.DOMAINS, AccessPermission.EMAIL],
+            }
+        )
+        invitation = await invitations.send_access_invitation(
+            holder,
+            ttl_days,
+            {
+                "partner_slug": slug,
+                "message": f"Hello, this is {name}. Please take care of my account.",
+                **scope,
+            },
+        )
+        if outcome == "connected":
+            await invitations.connect_customer(
+                owner, invitation.id, CustomerTarget(new_customer={})
+            )
+        elif outcome == "declined":
+            await invitations.decline_invitation(
+                owner,
+                invitation.id,
+                "Thank you for thinking of us!\nWe are fully booked this year.",
+            )
+        elif outcome == "withdrawn":
+            await invitations.withdraw_invitation(holder, invitation.id)
+
+
+async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 30) -> bool:
+    """Fill an empty database with demo partners, customers, items, inquiries and
+    authorizations in every state; False if it had data already."""
     seeded = False
     if not await Partner.exists():
         for index, (partner_name, slug, owner_name) in enumerate(PARTNERS):
@@ -104,8 +252,13 @@ async def seed_demo_data(print_logins: bool = False) -> bool:
                     role=MemberRole.MEMBER,
                     password_hash=await hash_password(DEMO_PASSWORD),
                 )
-                for values in CUSTOMERS:
-                    await customers.create_customer(owner, _snake(values))
+                customer_ids = [
+                    (await customers.create_customer(owner, _snake(values))).id
+                    for values in CUSTOMERS
+                ]
+                await _seed_items(owner, customer_ids)
+                await _seed_inquiries(owner, slug, customer_ids[2])
+                await _seed_invitations(owner, slug, invitation_ttl_days)
             else:
                 await customers.create_customer(
                     owner,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -120,3 +121,13 @@ def test_migrate_and_seed_demo_on_a_fresh_database(tmp_path: Path) -> None:
     )
     assert seed.returncode == 0, seed.stderr
     assert "owner@studio-aurora.example" in seed.stdout
+    assert "anna.bianchi@example.org" in seed.stdout
+    with sqlite3.connect(tmp_path / "demo.sqlite3") as database:
+        inquiry_states = {row[0] for row in database.execute("SELECT status FROM inquiry")}
+        invitation_states = {
+            row[0] for row in database.execute("SELECT status FROM access_invitation")
+        }
+        outbox = database.execute("SELECT count(*) FROM email_delivery").fetchone()[0]
+    assert inquiry_states == {"NEW", "ASSIGNED", "DISMISSED"}
+    assert invitation_states == {"PENDING", "CONNECTED", "DECLINED", "WITHDRAWN"}
+    assert outbox == 2  # the connect confirmation and the decline e-mail
