@@ -17,6 +17,7 @@ from models.partner import MemberRole, Partner, PartnerMember
 from resolvers.actor import ANONYMOUS, Actor
 from resolvers.errors import Conflict, Unauthenticated
 from resolvers.passwords import hash_password, needs_rehash, verify_password
+from resolvers.rate_limits import Limit, enforce
 from resolvers.validation import Problems, clean_email, clean_language, clean_phone, clean_text
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
@@ -74,9 +75,17 @@ async def authenticate(token: str | None) -> Actor:
 
 
 async def register_partner(
-    ttl_hours: int, *, partner_name: str, slug: str, name: str, email: str, password: str
+    ttl_hours: int,
+    *,
+    partner_name: str,
+    slug: str,
+    name: str,
+    email: str,
+    password: str,
+    client_ip: str | None = None,
 ) -> IssuedToken:
     """A new partner with its owner, signed in."""
+    await enforce((Limit.REGISTER_PER_IP, client_ip))
     problems = Problems()
     partner_name_clean = clean_text(
         problems, "partnerName", partner_name, max_length=200, required=True, label="Partner name"
@@ -119,8 +128,10 @@ async def register_account(
     phone: str | None = None,
     company_name: str | None = None,
     language: str | None = None,
+    client_ip: str | None = None,
 ) -> IssuedToken:
     """A new account holder, signed in."""
+    await enforce((Limit.REGISTER_PER_IP, client_ip))
     problems = Problems()
     name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
     email_clean = clean_email(problems, "email", email, required=True)
@@ -152,9 +163,12 @@ async def register_account(
     raise Conflict("Could not allocate an account number; try again.")
 
 
-async def login(ttl_hours: int, *, realm: Realm, email: str, password: str) -> IssuedToken:
+async def login(
+    ttl_hours: int, *, realm: Realm, email: str, password: str, client_ip: str | None = None
+) -> IssuedToken:
     """Sign in; a wrong password and an unknown e-mail give the same error."""
     normalized = (email or "").strip().lower()
+    await enforce((Limit.LOGIN_PER_IP, client_ip), (Limit.LOGIN_PER_EMAIL, f"{realm}:{normalized}"))
     person: PartnerMember | AccountHolder | None
     if realm == Realm.PARTNER:
         person = await PartnerMember.get_or_none(email=normalized)

@@ -25,6 +25,7 @@ class FieldError:
     code: ErrorCode
     message: str
     path: tuple[str, ...] | None = None
+    retry_after: int | None = None  # seconds, for RATE_LIMITED
 
 
 class DomainError(Exception):
@@ -84,6 +85,10 @@ class RateLimited(DomainError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"Too many attempts; retry in {retry_after_seconds} seconds.")
         self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def errors(self) -> list[FieldError]:
+        return [FieldError(self.code, self.message, None, self.retry_after_seconds)]
 
 
 class ValidationFailed(DomainError):

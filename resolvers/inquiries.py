@@ -18,6 +18,7 @@ from resolvers.customers import insert_customer, require_customer, validate_new_
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
 from resolvers.partners import public_profile
+from resolvers.rate_limits import Limit, enforce
 from resolvers.validation import Problems, clean_email, clean_phone, clean_text, split_name
 
 NEWEST_FIRST = (SortKey("id", descending=True),)
@@ -55,15 +56,27 @@ async def new_inquiry_count(actor: Actor) -> int:
     ).count()
 
 
-async def submit_inquiry(given: Mapping[str, Any]) -> Inquiry | None:
-    """Store a visitor's inquiry to a public profile; None when the honeypot caught a bot."""
+async def submit_inquiry(
+    given: Mapping[str, Any], *, client_ip: str | None = None, min_fill_seconds: float = 0
+) -> Inquiry | None:
+    """Store a visitor's inquiry to a public profile; None when a spam trap caught a bot.
+
+    Traps (answered like a success, so the bot learns nothing): a filled honeypot field,
+    and a form sent back sooner than `min_fill_seconds` after it was rendered.
+    """
     if (given.get("website") or "").strip():
-        return None  # answered like a success: the bot learns nothing
+        return None
+    rendered_at = given.get("rendered_at")
+    if rendered_at is not None:
+        age = (datetime.now(UTC) - rendered_at).total_seconds()
+        if age < min_fill_seconds or age > 86_400:
+            return None
     partner = await public_profile(given.get("partner_slug") or "")
     if partner is None:
         raise ProfileNotPublic(
             "This partner does not take inquiries: the profile is not public.", ("partnerSlug",)
         )
+    await enforce((Limit.INQUIRY_PER_IP, client_ip), (Limit.INQUIRY_PER_PARTNER, partner.id))
     problems = Problems()
     name = clean_text(
         problems, "name", given.get("name"), max_length=200, required=True, label="Name"

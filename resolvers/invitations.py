@@ -39,6 +39,7 @@ from resolvers.errors import (
 from resolvers.inquiries import CustomerTarget, new_customer_fields
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
 from resolvers.partners import public_profile
+from resolvers.rate_limits import Limit, enforce
 from resolvers.validation import Problems, clean_text, split_name
 
 NEWEST_FIRST = (SortKey("id", descending=True),)
@@ -120,6 +121,7 @@ async def send_access_invitation(
 ) -> AccessInvitation:
     """An account holder authorizes a partner (public profile); expires after `ttl_days`."""
     account = actor.require_account()
+    await enforce((Limit.INVITATION_PER_ACCOUNT, account.id))
     partner = await public_profile(given.get("partner_slug") or "")
     if partner is None:
         raise ProfileNotPublic(

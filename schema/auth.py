@@ -137,6 +137,7 @@ class AuthMutation:
                 name=input.name,
                 email=input.email,
                 password=input.password,
+                client_ip=info.context.actor.client_ip,
             )
         except DomainError as error:
             return AuthPayload.failed(error)
@@ -153,6 +154,7 @@ class AuthMutation:
                 phone=input.phone,
                 company_name=input.company_name,
                 language=input.language,
+                client_ip=info.context.actor.client_ip,
             )
         except DomainError as error:
             return AuthPayload.failed(error)
@@ -168,6 +170,7 @@ class AuthMutation:
                 realm=input.realm,
                 email=input.email,
                 password=input.password,
+                client_ip=info.context.actor.client_ip,
             )
         except DomainError as error:
             return AuthPayload.failed(error)

@@ -16,6 +16,9 @@ class UserError:
     field: list[str] | None = strawberry.field(
         description='Path into the mutation input, e.g. ["target", "newCustomer", "email"].'
     )
+    retry_after: int | None = strawberry.field(
+        default=None, description="For RATE_LIMITED: seconds until a retry can succeed."
+    )
 
 
 def user_errors(error: DomainError) -> list[UserError]:
@@ -24,6 +27,7 @@ def user_errors(error: DomainError) -> list[UserError]:
             code=problem.code,
             message=problem.message,
             field=list(problem.path) if problem.path else None,
+            retry_after=problem.retry_after,
         )
         for problem in error.errors
     ]

@@ -128,6 +128,10 @@ class SubmitInquiryInput:
     website: str | None = strawberry.field(
         default=None, description="Honeypot: leave empty (real browsers hide the field)."
     )
+    rendered_at: datetime | None = strawberry.field(
+        default=None,
+        description="When the form was shown; a form sent back within seconds is taken for a bot.",
+    )
 
 
 @strawberry.input
@@ -195,9 +199,13 @@ class InquiryMutation:
     @strawberry.mutation(
         description="Public (no token): send an inquiry to a public partner profile."
     )
-    async def submit_inquiry(self, input: SubmitInquiryInput) -> SubmitInquiryPayload:
+    async def submit_inquiry(self, info: Info, input: SubmitInquiryInput) -> SubmitInquiryPayload:
         try:
-            await inquiries.submit_inquiry(given_fields(input))
+            await inquiries.submit_inquiry(
+                given_fields(input),
+                client_ip=info.context.actor.client_ip,
+                min_fill_seconds=info.context.settings.inquiry_min_fill_seconds,
+            )
         except DomainError as error:
             return SubmitInquiryPayload(accepted=False, errors=user_errors(error))
         return SubmitInquiryPayload(accepted=True, errors=[])

@@ -118,7 +118,12 @@ class GraphQLView(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:
         response = await super().process_result(request, result)
         # A request error (nothing executed) is a 400 under graphql-response+json.
-        request.state.request_error = result.data is None and bool(result.errors)
+        # Field errors carry a path (execution ran); parse, validation and limit errors don't.
+        request.state.request_error = (
+            result.data is None
+            and bool(result.errors)
+            and all(error.path is None for error in result.errors or ())
+        )
         return response
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:

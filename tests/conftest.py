@@ -71,12 +71,24 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def base_settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, mail_worker=False, password_hash_profile="fast")
+    # Rate limits far above what a test does; tests of the limits themselves lower them.
+    generous = "100000/minute"
+    return Settings(
+        database_url=database_url,
+        mail_worker=False,
+        password_hash_profile="fast",
+        rate_limit_inquiry_ip=generous,
+        rate_limit_inquiry_partner=generous,
+        rate_limit_login_ip=generous,
+        rate_limit_login_email=generous,
+        rate_limit_register_ip=generous,
+        rate_limit_invitation_account=generous,
+    )
 
 
 @pytest.fixture
 def settings(base_settings: Settings) -> Settings:
-    """Override per test with `dataclasses.replace(settings, ...)` via the `app_factory` fixture."""
+    """The app's settings; a test module overrides this fixture to change some of them."""
     return base_settings
 
 
