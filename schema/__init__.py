@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from config import Settings
 from schema.activity import ActivityQuery
 from schema.auth import AccountHolder, AuthMutation, AuthQuery
+from schema.compiled import CompiledReads
 from schema.customers import CustomerMutation, CustomerQuery
 from schema.extensions import ErrorTranslation
 from schema.inquiries import InquiryMutation, InquiryQuery
@@ -66,6 +67,8 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if production:
         extensions.append(DisableIntrospection)
+    if settings.compiled_reads:
+        extensions.append(CompiledReads)
     return PartnerDeskSchema(
         query=Query,
         mutation=Mutation,

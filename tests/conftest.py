@@ -11,6 +11,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -73,7 +74,9 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 def base_settings(database_url: str) -> Settings:
     # Rate limits far above what a test does; tests of the limits themselves lower them.
     generous = "100000/minute"
-    return Settings(
+    # From the environment, so `make test` can run the suite with PARTNERDESK_COMPILED_READS=false.
+    return replace(
+        Settings.from_env(),
         database_url=database_url,
         mail_worker=False,
         password_hash_profile="fast",
