@@ -457,10 +457,13 @@ class Operation:
 class Compiler:
     """Builds the SQL of one operation for one partner."""
 
-    def __init__(self, dialect: Dialect, operation: Operation, partner_id: int) -> None:
+    def __init__(
+        self, dialect: Dialect, operation: Operation, partner_id: int, member_id: int
+    ) -> None:
         self.sql = dialect
         self.operation = operation
         self.partner_id = partner_id
+        self.member_id = member_id
         self.aliases = 0
 
     def alias(self) -> str:
@@ -577,11 +580,86 @@ class Compiler:
         if name == "pendingInvitationCount":
             if selected.node.arguments or selected.node.selection_set:
                 raise Unsupported("argument")
-            return (
-                f"(SELECT count(*) FROM access_invitation WHERE partner_id = {self.sql.p(self.partner_id)}"
-                f" AND status = 'PENDING' AND expires_at > {self.sql.p(_now())})"
-            )
+            return self.pending_invitation_count()
+        if name == "viewer":
+            return self.viewer(selected)
         raise Unsupported(f"Query.{name}")
+
+    def pending_invitation_count(self) -> str:
+        # resolvers/invitations.py pending_invitation_count: PENDING and not yet expired
+        return (
+            f"(SELECT count(*) FROM access_invitation WHERE partner_id = {self.sql.p(self.partner_id)}"
+            f" AND status = 'PENDING' AND expires_at > {self.sql.p(_now())})"
+        )
+
+    def new_inquiry_count(self) -> str:
+        return f"(SELECT count(*) FROM inquiry WHERE partner_id = {self.sql.p(self.partner_id)} AND status = 'NEW')"
+
+    def viewer(self, selected: Selected) -> str:
+        """The signed-in member (the compiled path only ever runs for members)."""
+        if selected.node.arguments:
+            raise Unsupported("argument")
+        pairs = []
+        for key, sub in self.operation.collect(
+            "Viewer", [n.selection_set for n in selected.children]
+        ).items():
+            if sub.name == "__typename":
+                pairs.append((key, self.typename("Viewer")))
+            elif sub.name == "realm":
+                pairs.append((key, "'PARTNER'"))
+            elif sub.name == "account":
+                pairs.append((key, "NULL"))
+            elif sub.name == "member":
+                pairs.append((key, self.member(sub)))
+            else:
+                raise Unsupported("Viewer field")
+        return self.sql.obj(pairs)
+
+    def member(self, selected: Selected) -> str:
+        row = self.alias()
+        pairs = []
+        for key, sub in self.operation.collect(
+            "PartnerMember", [n.selection_set for n in selected.children]
+        ).items():
+            if sub.node.arguments:
+                raise Unsupported("argument")
+            if sub.name == "__typename":
+                pairs.append((key, self.typename("PartnerMember")))
+            elif sub.name == "id":
+                pairs.append((key, self.sql.global_id("PartnerMember", f"{row}.id")))
+            elif sub.name in ("email", "name", "role"):
+                pairs.append((key, f"{row}.{sub.name}"))
+            elif sub.name == "partner":
+                pairs.append((key, self.partner(sub)))
+            else:
+                raise Unsupported("PartnerMember field")
+        return self.sql.nested(
+            f"(SELECT {self.sql.obj(pairs)} FROM partner_member {row} WHERE {row}.id = {self.sql.p(self.member_id)})"
+        )
+
+    def partner(self, selected: Selected) -> str:
+        row = self.alias()
+        pairs = []
+        for key, sub in self.operation.collect(
+            "Partner", [n.selection_set for n in selected.children]
+        ).items():
+            if sub.node.arguments:
+                raise Unsupported("argument")
+            if sub.name == "__typename":
+                pairs.append((key, self.typename("Partner")))
+            elif sub.name == "id":
+                pairs.append((key, self.sql.global_id("Partner", f"{row}.id")))
+            elif sub.name in ("slug", "name"):
+                pairs.append((key, f"{row}.{sub.name}"))
+            elif sub.name == "pendingInvitationCount":
+                pairs.append((key, self.pending_invitation_count()))
+            elif sub.name == "newInquiryCount":
+                pairs.append((key, self.new_inquiry_count()))
+            else:
+                raise Unsupported("Partner field")
+        return self.sql.nested(
+            f"(SELECT {self.sql.obj(pairs)} FROM partner {row} WHERE {row}.id = {self.sql.p(self.partner_id)})"
+        )
 
     def customer(self, selected: Selected) -> str:
         arguments = self.operation.arguments(selected.node, {"id"})
@@ -751,13 +829,14 @@ def compile_operation(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
     partner_id: int,
+    member_id: int,
     dialect: Dialect,
 ) -> tuple[str, list[Any]]:
     """(SQL returning the `data` object as JSON text, parameters); Unsupported otherwise."""
     if operation.operation != OperationType.QUERY:
         raise Unsupported("not a query")
     reader = Operation(fragments, variables)
-    compiler = Compiler(dialect, reader, partner_id)
+    compiler = Compiler(dialect, reader, partner_id, member_id)
     pairs = [
         (key, compiler.root(key, selected))
         for key, selected in reader.collect("Query", [operation.selection_set]).items()
@@ -808,6 +887,7 @@ class CompiledReads(SchemaExtension):
                 fragments,
                 context.variables or {},
                 actor.member.partner_id,
+                actor.member.id,
                 make_dialect(),
             )
         except Unsupported:

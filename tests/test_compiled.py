@@ -16,7 +16,7 @@ from config import Settings
 from models.customer import Customer
 from schema.compiled import CompiledReads
 from tests.conftest import StatementCounter
-from tests.support import GraphQLClient, create_customer, register_partner
+from tests.support import GraphQLClient, create_customer, register_account, register_partner
 
 ITEMS = """
 mutation($d: DomainInput!, $c: ContractInput!, $t: TaskInput!, $t2: TaskInput!) {
@@ -25,6 +25,9 @@ mutation($d: DomainInput!, $c: ContractInput!, $t: TaskInput!, $t2: TaskInput!) 
   createTask(input: $t) { errors { code message } }
   second: createTask(input: $t2) { errors { code message } }
 }"""
+
+SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code } } }"
+SEND = "mutation($input: SendAccessInvitationInput!) { sendAccessInvitation(input: $input) { invitation { id } errors { code } } }"
 
 QUERIES = [
     (
@@ -79,6 +82,10 @@ QUERIES = [
         {},
     ),
     ('{ customer(id: "Q3VzdG9tZXI6OTk5OTk5") { id } }', {}),
+    (
+        "{ pendingInvitationCount viewer { realm account { id } member { id email name role __typename partner { id slug name pendingInvitationCount newInquiryCount } } } }",
+        {},
+    ),
 ]
 
 
@@ -100,8 +107,25 @@ async def resolvers_only(base_settings: Settings) -> AsyncIterator[GraphQLClient
 
 @pytest.fixture
 async def world(client: GraphQLClient) -> dict[str, str]:
-    partner = await register_partner(client)
+    partner = await register_partner(client, public=True)
     other = await register_partner(client)
+    for n in range(2):
+        await client.mutate(
+            SUBMIT,
+            {
+                "input": {
+                    "partnerSlug": partner.slug,
+                    "name": f"Visitor {n}",
+                    "email": "v@example.com",
+                    "message": "Hi",
+                    "privacyConsent": True,
+                }
+            },
+        )
+    account = await register_account(client)
+    await client.mutate(
+        SEND, {"input": {"partnerSlug": partner.slug, "scope": "FULL"}}, account.token
+    )
     await create_customer(client, other.token, lastName="Rossi of another partner")
     first = await create_customer(
         client,
@@ -183,6 +207,9 @@ async def test_compiled_answers_equal_the_resolvers(
             expected = await resolvers_only.raw(query, values, world["token"])
             assert compiled == expected, query
             assert "errors" not in compiled, compiled
+            if "newInquiryCount" in query:
+                partner = compiled["data"]["viewer"]["member"]["partner"]
+                assert (partner["newInquiryCount"], partner["pendingInvitationCount"]) == (2, 1)
             assert statements <= 2, f"{statements} statements for {query}"  # token + one compiled
             if variables is not None:
                 break
