@@ -666,7 +666,7 @@ class Compiler:
         global_id = arguments.get("id")
         parsed = parse_global_id(global_id) if isinstance(global_id, str) else None
         if parsed is None or parsed[0] != "Customer":
-            raise Unsupported("id the resolver answers")
+            return "NULL"  # as the resolver: an id that is not a customer's finds nothing
         row = self.alias()
         body = self.object("Customer", row, selected.children)
         return self.sql.nested(
@@ -677,8 +677,12 @@ class Compiler:
     def customers(self, selected: Selected) -> str:
         if any(child.arguments != selected.node.arguments for child in selected.children[1:]):
             raise Unsupported("differing arguments")
-        arguments = self.operation.arguments(selected.node, {"first", "after", "filter", "orderBy"})
+        arguments = self.operation.arguments(selected.node, {"first", "after", "last", "before", "filter", "orderBy"})
+        if arguments.get("last") is not None or arguments.get("before") is not None:
+            raise Unsupported("backward paging")
         first = arguments.get("first", 20)
+        if first is None:
+            first = 20  # as resolvers/pagination.py: null means the default page
         after = arguments.get("after")
         if not isinstance(first, int) or (after is not None and not isinstance(after, str)):
             raise Unsupported("paging argument")
