@@ -183,6 +183,8 @@ class Settings:
     max_query_cost: int = _setting("5000", _int_between(1, 10_000_000))
     max_body_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
     max_ws_message_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
+    ws_max_subscriptions: int = _setting("20", _int_between(1, 10_000))
+    ws_init_timeout_seconds: float = _setting("10", _float_between(0.1, 600))
     # Browser origins allowed to open the websocket ("https://app.example.com,..."); empty:
     # same origin as the request's Host only.
     allowed_origins: tuple[str, ...] = _setting("", _comma_list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+import events
+from events import Event, EventKind
 from models.activity import ActivityEvent, ActivityVerb
 from models.customer import Customer
 from resolvers.actor import Actor
@@ -11,6 +13,18 @@ from resolvers.errors import NotFound
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
 
 NEWEST_FIRST = (SortKey("id", descending=True),)
+# Changes that subscriptions follow beyond the feed itself (new items, badge counts).
+VERB_EVENTS = {
+    ActivityVerb.INQUIRY_RECEIVED: EventKind.INQUIRY_RECEIVED,
+    ActivityVerb.INQUIRY_CONVERTED: EventKind.INQUIRY_CONVERTED,
+    ActivityVerb.INQUIRY_DISMISSED: EventKind.INQUIRY_DISMISSED,
+    ActivityVerb.INVITATION_RECEIVED: EventKind.INVITATION_RECEIVED,
+    ActivityVerb.INVITATION_CONNECTED: EventKind.INVITATION_CONNECTED,
+    ActivityVerb.INVITATION_DECLINED: EventKind.INVITATION_DECLINED,
+    ActivityVerb.INVITATION_WITHDRAWN: EventKind.INVITATION_WITHDRAWN,
+    ActivityVerb.INVITATION_EXPIRED: EventKind.INVITATION_EXPIRED,
+    ActivityVerb.ACCESS_REVOKED: EventKind.INVITATION_REVOKED,
+}
 
 
 async def record_activity(
@@ -23,8 +37,12 @@ async def record_activity(
     subject: tuple[str, int] | None = None,
     using_db: BaseDBAsyncClient | None = None,
 ) -> ActivityEvent:
-    """Write one activity row; call it inside the transaction of the change it describes."""
-    return await ActivityEvent.create(
+    """Write one activity row inside the events.transaction() of the change it describes.
+
+    Its events (the feed entry, and for inquiries and authorizations the change itself)
+    go out when that transaction commits, and never if it rolls back.
+    """
+    row = await ActivityEvent.create(
         partner_id=partner_id,
         verb=verb,
         summary=summary[:500],
@@ -34,6 +52,15 @@ async def record_activity(
         subject_id=subject[1] if subject else None,
         using_db=using_db,
     )
+    events.publish_later(
+        Event(
+            EventKind.ACTIVITY_RECORDED, partner_id, subject_id=row.id, payload={"verb": verb.value}
+        )
+    )
+    kind = VERB_EVENTS.get(verb)
+    if kind is not None:
+        events.publish_later(Event(kind, partner_id, subject_id=subject[1] if subject else None))
+    return row
 
 
 async def partner_activity(actor: Actor, page: PageRequest) -> Page[ActivityEvent]:

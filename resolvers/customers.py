@@ -9,8 +9,8 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
+import events
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerKind, CustomerSource, CustomerStatus
 from models.partner import Partner
@@ -212,7 +212,7 @@ async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
     problems = Problems()
     values = validate_new_customer(problems, given)
     problems.raise_if_any()
-    async with in_transaction():
+    async with events.transaction():
         return await insert_customer(
             actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created"
         )
@@ -257,7 +257,7 @@ async def update_customer(
         return customer
     values = {name: changes[name] for name in changed}
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with events.transaction():
         updated = await Customer.filter(
             id=customer.id, partner_id=customer.partner_id, version=customer.version
         ).update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
@@ -290,7 +290,7 @@ async def _set_status(
     customer = await require_customer(actor, customer_id)
     if customer.status == status:
         return customer  # archiving an archived customer changes nothing
-    async with in_transaction():
+    async with events.transaction():
         updated = await Customer.filter(id=customer.id, version=customer.version).update(
             status=status, version=F("version") + 1, updated_at=datetime.now(UTC)
         )

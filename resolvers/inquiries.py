@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
+import events
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerKind, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
@@ -99,7 +98,7 @@ async def submit_inquiry(
         problems.add("privacyConsent", "Please agree to the privacy policy to send the inquiry.")
     problems.raise_if_any()
     assert name is not None and email is not None and message is not None
-    async with in_transaction():
+    async with events.transaction():
         inquiry = await Inquiry.create(
             partner_id=partner.id,
             name=name,
@@ -183,7 +182,7 @@ async def convert_inquiry(
         problems.raise_if_any()
 
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
         won = await Inquiry.filter(
             id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
@@ -226,7 +225,7 @@ async def dismiss_inquiry(actor: Actor, inquiry_id: int, reason: str | None) -> 
     inquiry = await _require_inquiry(actor, inquiry_id)
     if inquiry.status != InquiryStatus.NEW:
         raise _not_new(inquiry)
-    async with in_transaction():
+    async with events.transaction():
         won = await Inquiry.filter(
             id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
         ).update(

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
+import events
 from mailers.outbox import queue_email
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
 from models.account import AccountHolder
@@ -76,7 +76,7 @@ async def expire_overdue(
     if not overdue:
         return 0
     expired = 0
-    async with in_transaction():
+    async with events.transaction():
         for row in overdue:
             # Conditional: of two concurrent sweeps only one records the expiry.
             changed = await AccessInvitation.filter(
@@ -145,7 +145,7 @@ async def send_access_invitation(
     await expire_overdue(account_id=account.id, partner_id=partner.id)
     now = datetime.now(UTC)
     try:
-        async with in_transaction():
+        async with events.transaction():
             invitation = await AccessInvitation.create(
                 partner_id=partner.id,
                 account_id=account.id,
@@ -305,7 +305,7 @@ async def connect_customer(
     partner = await Partner.get(id=member.partner_id)
 
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
         await _decide(
             invitation,
@@ -386,7 +386,7 @@ async def decline_invitation(
     account = await AccountHolder.get(id=invitation.account_id)
     partner = await Partner.get(id=member.partner_id)
 
-    async with in_transaction():
+    async with events.transaction():
         await _decide(
             invitation,
             status=InvitationStatus.DECLINED,
@@ -417,7 +417,7 @@ async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitat
     """The account holder takes back an authorization the partner has not decided yet."""
     invitation = await _require_own_invitation(actor, invitation_id)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with events.transaction():
         won = await AccessInvitation.filter(
             id=invitation.id,
             account_id=invitation.account_id,
@@ -440,7 +440,7 @@ async def revoke_access(actor: Actor, invitation_id: int) -> AccessInvitation:
     """The account holder ends a CONNECTED authorization; the customer keeps its data."""
     invitation = await _require_own_invitation(actor, invitation_id)
     now = datetime.now(UTC)
-    async with in_transaction():
+    async with events.transaction():
         won = await AccessInvitation.filter(
             id=invitation.id, account_id=invitation.account_id, status=InvitationStatus.CONNECTED
         ).update(status=InvitationStatus.REVOKED, closed_at=now)

@@ -13,8 +13,8 @@ import idna
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 from tortoise.queryset import QuerySet
-from tortoise.transactions import in_transaction
 
+import events
 from models.activity import ActivityVerb
 from models.customer import Customer
 from models.item import Contract, Domain, Task, TaskPriority, TaskStatus
@@ -273,7 +273,7 @@ async def create_domain(actor: Actor, given: Mapping[str, Any]) -> Domain:
     taken = Conflict(f"The domain {name} exists already.", ("name",))
     if await Domain.exists(partner_id=partner_id, ascii_name=ascii_name):
         raise taken
-    async with in_transaction():
+    async with events.transaction():
         try:
             domain = await Domain.create(
                 partner_id=partner_id,
@@ -330,7 +330,7 @@ async def create_contract(actor: Actor, given: Mapping[str, Any]) -> Contract:
 
     if number is not None and await Contract.exists(partner_id=partner_id, contract_number=number):
         raise taken(number)
-    async with in_transaction():
+    async with events.transaction():
         if number is None:
             number = await _next_free_contract_number(partner_id)
         try:
@@ -366,7 +366,7 @@ async def create_task(actor: Actor, given: Mapping[str, Any]) -> Task:
         problems, {"priority": TaskPriority.NORMAL, **given, "title": given.get("title")}
     )
     problems.raise_if_any()
-    async with in_transaction():
+    async with events.transaction():
         task = await Task.create(
             partner_id=partner_id,
             customer_id=customer.id if customer else None,
@@ -437,7 +437,7 @@ async def assign_item(
         else None
     )
     model = ITEM_MODELS[type_name]
-    async with in_transaction():
+    async with events.transaction():
         # Conditional on the customer we read, so a concurrent re-assignment is not overwritten
         # and every timeline row describes a change that really happened.
         updated = await model.filter(

@@ -87,9 +87,11 @@ def _cursor_value(value: Any) -> str:
 
 
 def _encode(keys: Sequence[SortKey], row: Model) -> str:
-    """"signature|id|sort value" in unpadded base64url; the id is the last, unique key."""
+    """ "signature|id|sort value" in unpadded base64url; the id is the last, unique key."""
     *sort_keys, _id_key = keys
-    parts = [_signature(keys), str(row.pk)] + [_cursor_value(getattr(row, key.field)) for key in sort_keys]
+    parts = [_signature(keys), str(row.pk)] + [
+        _cursor_value(getattr(row, key.field)) for key in sort_keys
+    ]
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
 
 

@@ -21,6 +21,7 @@ from schema.items import ItemMutation, ItemQuery
 from schema.limits import limit_extensions
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
+from schema.subscriptions import LiveSubscription
 
 
 @strawberry.type
@@ -34,6 +35,11 @@ class Query(
     InvitationQuery,
     ActivityQuery,
 ):
+    pass
+
+
+@strawberry.type
+class Subscription(LiveSubscription):
     pass
 
 
@@ -72,6 +78,7 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     return PartnerDeskSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[Partner, PartnerMember, AccountHolder],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),

@@ -677,7 +677,9 @@ class Compiler:
     def customers(self, selected: Selected) -> str:
         if any(child.arguments != selected.node.arguments for child in selected.children[1:]):
             raise Unsupported("differing arguments")
-        arguments = self.operation.arguments(selected.node, {"first", "after", "last", "before", "filter", "orderBy"})
+        arguments = self.operation.arguments(
+            selected.node, {"first", "after", "last", "before", "filter", "orderBy"}
+        )
         if arguments.get("last") is not None or arguments.get("before") is not None:
             raise Unsupported("backward paging")
         first = arguments.get("first", 20)

@@ -45,6 +45,8 @@ class Context:
     loaders: Loaders
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     response: Any = None
+    # Websockets: the connection_init payload; the actor comes from its "authorization".
+    connection_params: dict[str, Any] | None = None
 
     @classmethod
     def build(

@@ -21,13 +21,14 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
 from resolvers.auth import authenticate
 from schema.compiled import CompiledData
-from schema.context import Context
+from schema.context import Context, Loaders
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -100,8 +101,8 @@ class GraphQLView(GraphQL[Context, None]):
             multipart_uploads_enabled=False,
             # Browsers may open the websocket only from our own origin or an allowed one.
             allowed_origins=settings.allowed_origins,
-            connection_init_wait_timeout=timedelta(seconds=10),
-            max_subscriptions_per_connection=20,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.settings = settings
         self.trusted_proxies = [
@@ -117,6 +118,21 @@ class GraphQLView(GraphQL[Context, None]):
         if isinstance(data, dict) and isinstance(data.get("data"), CompiledData) and len(data) == 1:
             return '{"data":' + data["data"].raw + "}"  # built by the database already
         return orjson.dumps(data)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Subscriptions are for partner members: `connection_init` must carry
+        {"authorization": "Bearer <token>"}; anything else closes the socket with 4403."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        scheme, _, token = header.partition(" ") if isinstance(header, str) else ("", "", "")
+        actor = await authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        if actor.member is None:
+            raise ConnectionRejectionError(
+                {"message": "A partner member's bearer token is required."}
+            )
+        context.actor = replace(actor, client_ip=context.actor.client_ip)
+        context.loaders = Loaders(actor.member.partner_id)
+        return UNSET
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # Strawberry's own page loads React and GraphiQL from a CDN; ours is local.
@@ -134,8 +150,6 @@ class GraphQLView(GraphQL[Context, None]):
         return response
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
-        from strawberry.types.unset import UNSET
-
         if self.is_websocket_request(request):
             return await super().run(request, UNSET, UNSET)
         wants_page = request.method == "GET" and "text/html" in request.headers.get("accept", "")

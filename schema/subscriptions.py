@@ -1,0 +1,100 @@
+"""Subscriptions: live counts, new inquiries and authorizations, and the activity feed.
+
+Each follows the partner's event stream (events/) and answers every event with a fresh
+read: a new set of DataLoaders per event (the websocket context lives as long as the
+connection, and loaders kept that long would serve stale rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from events import Event, EventKind, get_broker
+from resolvers import activity, inquiries, invitations
+from schema.activity import ActivityEvent
+from schema.context import Info, Loaders
+from schema.inquiries import Inquiry
+from schema.invitations import AccessInvitation
+
+# Every change of either count is one of these (resolvers publish them after commit).
+COUNT_EVENTS = frozenset(
+    {
+        EventKind.INQUIRY_RECEIVED,
+        EventKind.INQUIRY_CONVERTED,
+        EventKind.INQUIRY_DISMISSED,
+        EventKind.INVITATION_RECEIVED,
+        EventKind.INVITATION_CONNECTED,
+        EventKind.INVITATION_DECLINED,
+        EventKind.INVITATION_WITHDRAWN,
+        EventKind.INVITATION_REVOKED,
+        EventKind.INVITATION_EXPIRED,
+    }
+)
+
+
+@strawberry.type(description="The badges: pending access authorizations and NEW inquiries.")
+class PendingCounts:
+    invitations: int
+    inquiries: int
+
+
+async def _events(info: Info) -> AsyncGenerator[Event, None]:
+    """The signed-in member's partner's events, each with fresh loaders in the context."""
+    partner_id = info.context.actor.require_partner_id()
+    async with get_broker().subscribe(partner_id) as stream:
+        async for event in stream:
+            info.context.loaders = Loaders(partner_id)
+            yield event
+
+
+async def _counts(info: Info) -> PendingCounts:
+    actor = info.context.actor
+    return PendingCounts(
+        invitations=await invitations.pending_invitation_count(actor),
+        inquiries=await inquiries.new_inquiry_count(actor),
+    )
+
+
+@strawberry.type
+class LiveSubscription:
+    @strawberry.subscription(
+        description="The current counts at once, then again whenever either changes (partner scoped)."
+    )
+    async def pending_counts(self, info: Info) -> AsyncGenerator[PendingCounts, None]:
+        partner_id = info.context.actor.require_partner_id()
+        # Subscribe before the first read, so no change can fall between the two.
+        async with get_broker().subscribe(partner_id) as stream:
+            last = await _counts(info)
+            yield last
+            async for event in stream:
+                if event.is_notice or event.kind in COUNT_EVENTS:
+                    current = await _counts(info)
+                    if current != last:
+                        last = current
+                        yield current
+
+    @strawberry.subscription(description="Each access authorization sent to the partner, once.")
+    async def invitation_received(self, info: Info) -> AsyncGenerator[AccessInvitation, None]:
+        async for event in _events(info):
+            if event.kind == EventKind.INVITATION_RECEIVED and event.subject_id is not None:
+                found = await invitations.get_invitation(info.context.actor, event.subject_id)
+                if found is not None:
+                    yield AccessInvitation.from_model(found)
+
+    @strawberry.subscription(description="Each inquiry sent to the partner, once.")
+    async def inquiry_received(self, info: Info) -> AsyncGenerator[Inquiry, None]:
+        async for event in _events(info):
+            if event.kind == EventKind.INQUIRY_RECEIVED and event.subject_id is not None:
+                found = await inquiries.get_inquiry(info.context.actor, event.subject_id)
+                if found is not None:
+                    yield Inquiry.from_model(found)
+
+    @strawberry.subscription(description="The partner's live activity feed, one event per change.")
+    async def activity(self, info: Info) -> AsyncGenerator[ActivityEvent, None]:
+        async for event in _events(info):
+            if event.kind == EventKind.ACTIVITY_RECORDED and event.subject_id is not None:
+                found = await activity.get_activity_event(info.context.actor, event.subject_id)
+                if found is not None:
+                    yield ActivityEvent.from_model(found)

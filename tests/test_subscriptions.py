@@ -1,0 +1,273 @@
+"""Subscriptions over graphql-transport-ws: authentication, delivery, scoping, limits, clean-up."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from config import Settings
+from models.auth import AuthToken
+from tests.support import GraphQLClient, register_account, register_partner
+
+PROTOCOL = "graphql-transport-ws"
+PENDING_COUNTS = "subscription { pendingCounts { invitations inquiries } }"
+INQUIRY_RECEIVED = "subscription { inquiryReceived { name message status } }"
+ACTIVITY = "subscription { activity { verb summary customer { displayName } } }"
+INVITATION_RECEIVED = "subscription { invitationReceived { status scope requester { name } } }"
+SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code } } }"
+SEND = "mutation($input: SendAccessInvitationInput!) { sendAccessInvitation(input: $input) { invitation { id } errors { code } } }"
+DISMISS = "mutation($input: DismissInquiryInput!) { dismissInquiry(input: $input) { inquiry { status } errors { code } } }"
+INQUIRIES = "{ inquiries(first: 5) { edges { node { id } } } }"
+
+
+@pytest.fixture
+def settings(base_settings: Settings) -> Settings:
+    return replace(base_settings, ws_init_timeout_seconds=0.5, ws_max_subscriptions=3)
+
+
+@pytest.fixture
+async def server_url(app: Starlette) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a free loopback port, in the test's event loop."""
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws_max_size=64 * 1024
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
+
+
+@asynccontextmanager
+async def session(url: str, token: str | None) -> AsyncIterator[ClientConnection]:
+    """A graphql-transport-ws connection, initialised (and acknowledged) with `token`."""
+    async with connect(url, subprotocols=[PROTOCOL]) as socket:  # type: ignore[list-item]
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        reply = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        assert reply["type"] == "connection_ack", reply
+        yield socket
+
+
+async def subscribe(socket: ClientConnection, query: str, operation_id: str = "1") -> None:
+    await socket.send(
+        json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}})
+    )
+
+
+async def next_data(socket: ClientConnection, timeout: float = 3.0) -> dict[str, Any]:
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        if message["type"] == "next":
+            return message["payload"]
+        if message["type"] in ("error", "complete"):
+            raise AssertionError(message)
+
+
+async def nothing_arrives(socket: ClientConnection, within: float = 0.5) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(socket.recv(), within)
+
+
+async def rejected_with(url: str, payload: dict[str, Any] | None) -> int | None:
+    async with connect(url, subprotocols=[PROTOCOL]) as socket:  # type: ignore[list-item]
+        if payload is not None:
+            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+        with pytest.raises(ConnectionClosed):
+            while True:
+                await asyncio.wait_for(socket.recv(), 3)
+        return socket.close_code
+
+
+def inquiry(slug: str, name: str = "Ada Lovelace") -> dict[str, Any]:
+    return {
+        "input": {
+            "partnerSlug": slug,
+            "name": name,
+            "email": "ada@example.com",
+            "message": "Hello",
+            "privacyConsent": True,
+        }
+    }
+
+
+async def test_connections_without_a_partner_token_are_refused_with_4403(
+    client: GraphQLClient, server_url: str
+) -> None:
+    # given tokens of every wrong kind
+    account = await register_account(client)
+    expired = await register_partner(client)
+    await AuthToken.filter(member__email=expired.email).update(
+        expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    payloads = [
+        {},
+        {"authorization": "Bearer not-a-token"},
+        {"authorization": f"Bearer {account.token}"},
+        {"authorization": f"Bearer {expired.token}"},
+        {"authorization": "Basic abc"},
+    ]
+    # then each is closed with 4403 before any subscription runs
+    for payload in payloads:
+        assert await rejected_with(server_url, payload) == 4403, payload
+
+
+async def test_no_connection_init_times_out(server_url: str) -> None:
+    assert await rejected_with(server_url, None) == 4408
+
+
+async def test_pending_counts_come_at_once_and_after_every_change(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client, public=True)
+    account = await register_account(client)
+    async with session(server_url, partner.token) as socket:
+        await subscribe(socket, PENDING_COUNTS)
+        assert await next_data(socket) == {
+            "data": {"pendingCounts": {"invitations": 0, "inquiries": 0}}
+        }
+        # when an inquiry arrives, then an authorization, then the inquiry is dismissed
+        await client.mutate(SUBMIT, inquiry(partner.slug))
+        assert await next_data(socket) == {
+            "data": {"pendingCounts": {"invitations": 0, "inquiries": 1}}
+        }
+        await client.mutate(
+            SEND, {"input": {"partnerSlug": partner.slug, "scope": "FULL"}}, account.token
+        )
+        assert await next_data(socket) == {
+            "data": {"pendingCounts": {"invitations": 1, "inquiries": 1}}
+        }
+        inquiry_id = (await client.gql(INQUIRIES, token=partner.token))["inquiries"]["edges"][0][
+            "node"
+        ]["id"]
+        await client.mutate(
+            DISMISS, {"input": {"inquiryId": inquiry_id, "reason": "spam"}}, partner.token
+        )
+        assert await next_data(socket) == {
+            "data": {"pendingCounts": {"invitations": 1, "inquiries": 0}}
+        }
+
+
+async def test_events_reach_only_the_partner_concerned_once(
+    client: GraphQLClient, server_url: str
+) -> None:
+    # given two partners, each with a subscriber
+    mine = await register_partner(client, public=True)
+    theirs = await register_partner(client, public=True)
+    async with (
+        session(server_url, mine.token) as my_socket,
+        session(server_url, theirs.token) as their_socket,
+    ):
+        await subscribe(my_socket, INQUIRY_RECEIVED)
+        await subscribe(their_socket, INQUIRY_RECEIVED)
+        await asyncio.sleep(0.1)
+        # when an inquiry goes to my profile
+        await client.mutate(SUBMIT, inquiry(mine.slug, "Grace Hopper"))
+        # then I get it once, and they get nothing
+        data = await next_data(my_socket)
+        assert data == {
+            "data": {
+                "inquiryReceived": {"name": "Grace Hopper", "message": "Hello", "status": "NEW"}
+            }
+        }
+        await nothing_arrives(my_socket)
+        await nothing_arrives(their_socket, within=0.2)
+
+
+async def test_activity_and_invitations_are_live(client: GraphQLClient, server_url: str) -> None:
+    partner = await register_partner(client, public=True)
+    account = await register_account(client, name="Anna Bianchi")
+    async with session(server_url, partner.token) as socket:
+        await subscribe(socket, ACTIVITY, "feed")
+        await subscribe(socket, INVITATION_RECEIVED, "invitations")
+        await asyncio.sleep(0.1)
+        await client.mutate(
+            SEND, {"input": {"partnerSlug": partner.slug, "scope": "FULL"}}, account.token
+        )
+        received = {}
+        for _ in range(2):
+            message = json.loads(await asyncio.wait_for(socket.recv(), 3))
+            received[message["id"]] = message["payload"]["data"]
+        assert received["invitations"] == {
+            "invitationReceived": {
+                "status": "PENDING",
+                "scope": "FULL",
+                "requester": {"name": "Anna Bianchi"},
+            }
+        }
+        assert received["feed"]["activity"]["verb"] == "INVITATION_RECEIVED"
+
+
+async def test_a_refused_change_publishes_nothing(client: GraphQLClient, server_url: str) -> None:
+    partner = await register_partner(
+        client, public=False
+    )  # hidden profile: submitInquiry is refused
+    async with session(server_url, partner.token) as socket:
+        await subscribe(socket, ACTIVITY)
+        await asyncio.sleep(0.1)
+        body = await client.gql(SUBMIT, inquiry(partner.slug))
+        assert body["submitInquiry"]["errors"][0]["code"] == "PROFILE_NOT_PUBLIC"
+        await nothing_arrives(socket)
+
+
+async def test_subscriptions_per_connection_are_limited(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client)
+    async with session(server_url, partner.token) as socket:
+        for n in range(3):
+            await subscribe(socket, ACTIVITY, f"s{n}")
+        await subscribe(socket, ACTIVITY, "one-too-many")
+        message = json.loads(await asyncio.wait_for(socket.recv(), 3))
+        assert message["type"] == "error" and message["id"] == "one-too-many", message
+
+
+async def test_oversized_messages_close_the_connection(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client)
+    async with session(server_url, partner.token) as socket:
+        await socket.send(
+            json.dumps({"id": "big", "type": "subscribe", "payload": {"query": "#" + "x" * 70_000}})
+        )
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(socket.recv(), 3)
+        assert socket.close_code == 1009  # message too big
+
+
+async def test_dropped_connections_leave_no_tasks_behind(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client)
+
+    async def open_and_drop() -> None:
+        async with session(server_url, partner.token) as socket:
+            await subscribe(socket, PENDING_COUNTS)
+            await next_data(socket)
+
+    await open_and_drop()  # warm up whatever is created once
+    await asyncio.sleep(0.2)
+    baseline = len(asyncio.all_tasks())
+    for _batch in range(10):
+        await asyncio.gather(*[open_and_drop() for _ in range(50)])
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        if len(asyncio.all_tasks()) <= baseline:
+            break
+    assert len(asyncio.all_tasks()) <= baseline, (
+        f"{len(asyncio.all_tasks())} tasks after 500 connections, {baseline} before"
+    )
