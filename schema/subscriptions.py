@@ -7,7 +7,11 @@ connection, and loaders kept that long would serve stale rows).
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from functools import partial
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -32,6 +36,35 @@ COUNT_EVENTS = frozenset(
         EventKind.INVITATION_EXPIRED,
     }
 )
+
+
+T = TypeVar("T")
+
+
+class SharedReads:
+    """One database read per (event, what is read), however many subscribers need it.
+
+    Every subscriber of a partner receives the same event and would otherwise repeat the
+    same read: a thousand dashboards would mean a thousand identical queries per change.
+    Reads are partner-scoped and subscribers of one event belong to one partner, so the
+    result is the same for all of them.
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self.reads: OrderedDict[tuple[Any, ...], asyncio.Future[Any]] = OrderedDict()
+
+    async def get(self, key: tuple[Any, ...], read: Callable[[], Awaitable[T]]) -> T:
+        future = self.reads.get(key)
+        if future is None:
+            future = asyncio.ensure_future(read())
+            self.reads[key] = future
+            while len(self.reads) > self.size:
+                self.reads.popitem(last=False)
+        return await asyncio.shield(future)
+
+
+shared_reads = SharedReads()
 
 
 @strawberry.type(description="The badges: pending access authorizations and NEW inquiries.")
@@ -70,7 +103,7 @@ class LiveSubscription:
             yield last
             async for event in stream:
                 if event.is_notice or event.kind in COUNT_EVENTS:
-                    current = await _counts(info)
+                    current = await shared_reads.get((event.id, "counts"), lambda: _counts(info))
                     if current != last:
                         last = current
                         yield current
@@ -79,7 +112,10 @@ class LiveSubscription:
     async def invitation_received(self, info: Info) -> AsyncGenerator[AccessInvitation, None]:
         async for event in _events(info):
             if event.kind == EventKind.INVITATION_RECEIVED and event.subject_id is not None:
-                found = await invitations.get_invitation(info.context.actor, event.subject_id)
+                found = await shared_reads.get(
+                    (event.id, "invitation"),
+                    partial(invitations.get_invitation, info.context.actor, event.subject_id),
+                )
                 if found is not None:
                     yield AccessInvitation.from_model(found)
 
@@ -87,7 +123,10 @@ class LiveSubscription:
     async def inquiry_received(self, info: Info) -> AsyncGenerator[Inquiry, None]:
         async for event in _events(info):
             if event.kind == EventKind.INQUIRY_RECEIVED and event.subject_id is not None:
-                found = await inquiries.get_inquiry(info.context.actor, event.subject_id)
+                found = await shared_reads.get(
+                    (event.id, "inquiry"),
+                    partial(inquiries.get_inquiry, info.context.actor, event.subject_id),
+                )
                 if found is not None:
                     yield Inquiry.from_model(found)
 
@@ -95,6 +134,9 @@ class LiveSubscription:
     async def activity(self, info: Info) -> AsyncGenerator[ActivityEvent, None]:
         async for event in _events(info):
             if event.kind == EventKind.ACTIVITY_RECORDED and event.subject_id is not None:
-                found = await activity.get_activity_event(info.context.actor, event.subject_id)
+                found = await shared_reads.get(
+                    (event.id, "activity"),
+                    partial(activity.get_activity_event, info.context.actor, event.subject_id),
+                )
                 if found is not None:
                     yield ActivityEvent.from_model(found)
