@@ -117,7 +117,9 @@ class GraphQLView(GraphQL[Context, None]):
     def encode_json(self, data: object) -> str | bytes:
         if isinstance(data, dict) and isinstance(data.get("data"), CompiledData) and len(data) == 1:
             return '{"data":' + data["data"].raw + "}"  # built by the database already
-        return orjson.dumps(data)
+        # Text, not bytes: the websocket handlers send what this returns, and browsers'
+        # graphql-ws clients only read text frames.
+        return orjson.dumps(data).decode()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Subscriptions are for partner members: `connection_init` must carry

@@ -1,0 +1,214 @@
+"""The GraphiQL explorer and the live dashboard in real headless Chromium, against `partnerdesk serve`.
+
+Every test records each request the page makes and fails if one leaves loopback (such
+requests are also aborted, so a regression can never reach the internet). Each test
+saves a screenshot under its pytest temporary directory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from schema import create_schema
+from tests.browser import CHROMIUM_ARGS, ServerProcess, ensure_chromium, leaves_loopback
+from tests.support import GraphQLClient, PartnerLogin, register_partner
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page, Route
+
+playwright_api = pytest.importorskip(
+    "playwright.async_api", reason="needs Playwright: pip install -e '.[dev]'"
+)
+expect = playwright_api.expect
+
+SUBMIT_INQUIRY = """
+mutation($input: SubmitInquiryInput!) {
+  submitInquiry(input: $input) { accepted errors { code message field } }
+}"""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    path, reason = ensure_chromium()
+    if path is None:
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    process = ServerProcess(tmp_path_factory.mktemp("server"))
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    async with playwright_api.async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        await launched.close()
+
+
+class RecordedPage:
+    """A fresh browser page whose every request is recorded; non-loopback ones are aborted."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.requests: list[str] = []
+        page.on("request", lambda request: self.requests.append(request.url))
+        page.on("websocket", lambda socket: self.requests.append(socket.url))
+
+    @property
+    def outside_requests(self) -> list[str]:
+        return [url for url in self.requests if leaves_loopback(url)]
+
+
+@pytest.fixture
+async def recorded(browser: Browser, tmp_path: Path) -> AsyncIterator[RecordedPage]:
+    """The page; its last state is saved as page-at-end.png, also when the test failed."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+
+    async def only_loopback(route: Route) -> None:
+        if leaves_loopback(route.request.url):
+            await route.abort()
+        else:
+            await route.continue_()
+
+    await context.route("**/*", only_loopback)
+    page = RecordedPage(await context.new_page())
+    try:
+        yield page
+    finally:
+        await page.page.screenshot(path=tmp_path / "page-at-end.png", full_page=True)
+        await context.close()
+
+
+@pytest.fixture
+async def api(server: ServerProcess) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
+        yield GraphQLClient(http)
+
+
+async def submit_inquiry(api: GraphQLClient, partner: PartnerLogin, name: str) -> None:
+    payload = await api.mutate(
+        SUBMIT_INQUIRY,
+        {
+            "input": {
+                "partnerSlug": partner.slug,
+                "name": name,
+                "email": "visitor@example.org",
+                "message": "We need a new website.",
+                "privacyConsent": True,
+            }
+        },
+    )
+    assert payload["accepted"] is True
+
+
+async def sign_in(page: Page, server: ServerProcess, partner: PartnerLogin) -> None:
+    await page.goto(f"{server.base_url}/dashboard")
+    await page.fill("#login-email", partner.email)
+    await page.fill("#login-password", partner.password)
+    await page.click("#login-submit")
+
+
+async def test_graphiql_runs_a_query_without_leaving_loopback(
+    server: ServerProcess, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given
+    await page.goto(f"{server.base_url}/graphql")
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    await expect(editor).to_be_visible(timeout=15_000)
+
+    # when: a person types a query and presses the run button
+    await editor.click()
+    await page.keyboard.press("Control+A")
+    await page.keyboard.press("Delete")
+    await page.keyboard.type("{ __typename ")
+    await page.click(".graphiql-execute-button")
+
+    # then
+    result = page.locator(".graphiql-response")
+    await expect(result).to_contain_text('"__typename": "Query"', timeout=10_000)
+    await page.screenshot(path=tmp_path / "graphiql.png")
+    assert recorded.outside_requests == []
+    assert any(url.endswith("/static/vendor/graphiql/graphiql.min.js") for url in recorded.requests)
+
+
+async def test_dashboard_signs_in_and_shows_the_counts(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given: a partner with one new inquiry
+    partner = await register_partner(api, public=True)
+    await submit_inquiry(api, partner, "Giulia Verdi")
+
+    # when
+    await sign_in(page, server, partner)
+
+    # then
+    await expect(page.locator("#new-inquiries")).to_have_text("1", timeout=10_000)
+    await expect(page.locator("#pending-invitations")).to_have_text("0")
+    await expect(page.locator("#activity")).to_contain_text("Giulia Verdi")
+    await expect(page.locator("#login")).to_be_hidden()
+    await page.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+    assert recorded.outside_requests == []
+
+
+async def test_dashboard_refuses_a_wrong_password(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given
+    partner = await register_partner(api)
+
+    # when
+    await page.goto(f"{server.base_url}/dashboard")
+    await page.fill("#login-email", partner.email)
+    await page.fill("#login-password", "not the password")
+    await page.click("#login-submit")
+
+    # then
+    await expect(page.locator("#login-error")).to_be_visible(timeout=10_000)
+    await expect(page.locator("#dashboard")).to_be_hidden()
+    await expect(page.locator("#status")).to_have_text("Signed out")
+    await page.screenshot(path=tmp_path / "dashboard-login-error.png")
+
+
+async def test_dashboard_updates_live(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    if "pendingCounts" not in create_schema().as_str():
+        pytest.skip("needs Subscription.pendingCounts, which the schema does not have yet")
+    page = recorded.page
+
+    # given: a signed-in dashboard, live
+    partner = await register_partner(api, public=True)
+    await sign_in(page, server, partner)
+    await expect(page.locator("#new-inquiries")).to_have_text("0", timeout=10_000)
+    await expect(page.locator("#status")).to_have_attribute("data-state", "live", timeout=10_000)
+
+    # when: a visitor sends an inquiry
+    sent = time.monotonic()
+    await submit_inquiry(api, partner, "Luca Neri")
+
+    # then: the count changes without a reload, within 2 seconds
+    await expect(page.locator("#new-inquiries")).to_have_text("1", timeout=2_000)
+    elapsed = time.monotonic() - sent
+    await page.screenshot(path=tmp_path / "dashboard-live.png", full_page=True)
+    assert elapsed <= 2.0
+    assert recorded.outside_requests == []
