@@ -1,7 +1,8 @@
 """The ASGI application and the `partnerdesk` command line.
 
 create_app(settings) -> Starlette with /graphql (HTTP and websocket), the offline
-GraphiQL assets, and /healthz; its lifespan opens the database.
+GraphiQL assets, /dashboard, and /healthz; its lifespan opens the database and the
+event broker.
 """
 
 from __future__ import annotations
@@ -9,22 +10,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
 from config import ConfigError, Settings
+from events import create_broker, use_broker
+from mailers.worker import DeliveryWorker
 from models.database import migrate_database
 from resolvers.passwords import use_profile
+from resolvers.rate_limits import configure_rate_limits
 from schema import create_schema
 from schema.view import GraphQLView
 
@@ -51,20 +57,41 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def _static_file(name: str, media_type: str) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return FileResponse(STATIC / name, media_type=media_type)
+
+    return endpoint
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     use_profile(settings.password_hash_profile)
+    configure_rate_limits(settings)
     view = GraphQLView(create_schema(settings), settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=settings.tortoise()):
-            yield
+        async with (
+            RegisterTortoise(app, config=settings.tortoise()),
+            use_broker(create_broker(settings)) as broker,
+        ):
+            app.state.broker = broker
+            worker = DeliveryWorker(settings) if settings.mail_worker else None
+            if worker:
+                worker.start()
+            try:
+                yield
+            finally:
+                if worker:
+                    await worker.stop()
 
     routes: list = [
         Route("/graphql", view, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz),
+        Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
+        Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
@@ -98,14 +125,29 @@ def _serve(settings: Settings, demo: bool) -> None:
     )
 
 
-async def _with_database(settings: Settings, action, **kwargs) -> None:
+async def _with_database(settings: Settings, action, **kwargs) -> Any:
     from tortoise import Tortoise
 
     await Tortoise.init(config=settings.tortoise(), _enable_global_fallback=True)
     try:
-        await action(**kwargs)
+        return await action(**kwargs)
     finally:
         await Tortoise.close_connections()
+
+
+async def _print_mail_status() -> None:
+    from mailers.worker import delivery_counts, recent_failures
+
+    counts = await delivery_counts()
+    print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+    failures = await recent_failures()
+    if failures:
+        print("Last failures (newest first; `partnerdesk mail retry ID` re-queues one):")
+    for delivery in failures:
+        print(
+            f"  #{delivery.id} to {delivery.to_address}, {delivery.attempts} attempt(s), "
+            f"queued {delivery.queued_at:%Y-%m-%d %H:%M} UTC: {delivery.last_error}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         "seed-demo", help="seed demo data into an empty database and print the logins"
     )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser("worker", help="deliver queued e-mails until SIGTERM or SIGINT")
+    mail = commands.add_parser("mail", help="the e-mail outbox: status and dead letters")
+    mail_commands = mail.add_subparsers(dest="mail_command", required=True)
+    mail_commands.add_parser("status", help="counts by status and the last failures")
+    retry = mail_commands.add_parser("retry", help="re-queue a FAILED e-mail")
+    retry.add_argument("id", type=int, help="the e-mail's id (see `mail status`)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -147,6 +195,19 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_with_database(settings, seed_demo_data, print_logins=True))
     elif args.command == "serve":
         _serve(settings, args.demo)
+    elif args.command == "worker":
+        from mailers.worker import deliver_until_signalled
+
+        asyncio.run(_with_database(settings, functools.partial(deliver_until_signalled, settings)))
+    elif args.command == "mail" and args.mail_command == "status":
+        asyncio.run(_with_database(settings, _print_mail_status))
+    elif args.command == "mail":
+        from mailers.worker import requeue_failed
+
+        if not asyncio.run(_with_database(settings, requeue_failed, delivery_id=args.id)):
+            print(f"partnerdesk: no FAILED e-mail with id {args.id}", file=sys.stderr)
+            return 1
+        print(f"E-mail {args.id} is queued again.")
     return 0
 
 

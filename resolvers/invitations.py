@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 import events
 from mailers.outbox import queue_email
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
+from mailers.worker import wake_delivery_workers
 from models.account import AccountHolder
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
@@ -353,6 +354,7 @@ async def connect_customer(
             customer_id=customer.id,
             subject=("AccessInvitation", invitation.id),
         )
+    wake_delivery_workers()  # the confirmation is committed: send it now, not at the next poll
     return await AccessInvitation.get(id=invitation.id), customer
 
 
@@ -410,6 +412,7 @@ async def decline_invitation(
             actor=actor,
             subject=("AccessInvitation", invitation.id),
         )
+    wake_delivery_workers()  # the decline e-mail is committed: send it now
     return await AccessInvitation.get(id=invitation.id), email
 
 

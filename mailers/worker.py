@@ -1,0 +1,549 @@
+"""The delivery worker: sends QUEUED outbox rows over SMTP, at least once, one worker per row.
+
+A worker claims a batch of due rows with a lease (claimed_by / claimed_until) by a
+conditional UPDATE, so two workers never hold the same row; on PostgreSQL the candidates
+are picked with FOR UPDATE SKIP LOCKED so workers do not queue behind each other. A
+worker killed mid-send leaves its lease to expire, and the rows are sent again: the
+e-mails it had sent but not yet recorded as SENT (at most MAX_UNRECORDED + 1) arrive
+twice, with the same stable Message-ID, so the receiver can recognise them.
+
+Transient failures (connection errors, timeouts, 4xx) are retried with exponential
+backoff and full jitter, up to PARTNERDESK_MAIL_MAX_ATTEMPTS attempts and
+PARTNERDESK_MAIL_MAX_AGE_HOURS; permanent ones (5xx) are FAILED at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import aiosmtplib
+from tortoise.connection import get_connection
+from tortoise.expressions import F, Q
+from tortoise.functions import Count
+
+import events
+from config import Settings
+from mailers.message import build_message, one_line, sender_address
+from models.activity import ActivityVerb
+from models.outbox import EmailDelivery, EmailStatus
+from resolvers.activity import record_activity
+
+log = logging.getLogger("partnerdesk.mail")
+
+BATCH_SIZE = 50
+POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 3600.0
+ERROR_LENGTH = 2000
+# A reply can trickle in; bound a whole send at a few SMTP commands' worth of timeouts.
+SEND_DEADLINE_FACTOR = 5
+# Outcomes committed together, and sent e-mails that may await their commit (OutcomeLog).
+GROUP_SIZE = 4
+MAX_UNRECORDED = 8
+
+_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
+
+
+def wake_delivery_workers() -> None:
+    """Tell this process's delivery workers that QUEUED rows were committed (call after commit)."""
+    for worker in list(_workers):
+        worker.notify()
+
+
+@dataclass(frozen=True)
+class SendFailure:
+    """Why one send did not succeed, and whether trying again can help."""
+
+    error: str
+    permanent: bool
+    connection_broken: bool = False
+
+
+class ConnectionFailed(Exception):
+    """The SMTP session could not be opened (connect, STARTTLS, login)."""
+
+    def __init__(self, failure: SendFailure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
+
+
+def classify_failure(error: BaseException) -> SendFailure:
+    """RFC 5321: 4yz and broken connections are transient, 5yz is permanent."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        replies = "; ".join(f"{r.code} {r.message}" for r in error.recipients)
+        permanent = any(r.code >= 500 for r in error.recipients)
+        return SendFailure(f"recipient refused: {replies}", permanent)
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return SendFailure(f"{error.code} {error.message}", 500 <= error.code < 600)
+    if isinstance(error, aiosmtplib.SMTPNotSupported):
+        return SendFailure(f"not supported by the server: {error}", permanent=True)
+    if isinstance(error, OSError):  # disconnects, connect errors and timeouts included
+        description = str(error) or "no detail"
+        return SendFailure(f"{type(error).__name__}: {description}", False, connection_broken=True)
+    return SendFailure(f"{type(error).__name__}: {error}", False, connection_broken=True)
+
+
+def backoff_seconds(attempts: int, base: float) -> float:
+    """Full jitter: uniform in [0, base * 2^(attempts-1)], capped at an hour."""
+    ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts - 1, 40))
+    return random.uniform(0, ceiling)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new_worker_id() -> str:
+    return f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class DeliveryWorker:
+    """Claims due outbox rows in batches and sends each batch over one SMTP connection."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        batch_size: int = BATCH_SIZE,
+        poll_seconds: float = POLL_SECONDS,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.worker_id = worker_id or _new_worker_id()
+        self.lease = timedelta(seconds=settings.mail_lease_seconds)
+        self.max_age = timedelta(hours=settings.mail_max_age_hours)
+        # The lease is renewed once less than half of it is left, before each send; a send
+        # that ends within half a lease can therefore never outlive the claim on its row.
+        self.send_deadline = min(
+            settings.smtp_timeout_seconds * SEND_DEADLINE_FACTOR, settings.mail_lease_seconds / 2
+        )
+        self._sender = sender_address(settings.mail_from)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._smtp: aiosmtplib.SMTP | None = None
+        self._batches = 0
+        self._next_due: datetime | None = None
+        self._lease_until = _now()
+        _workers.add(self)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def notify(self) -> None:
+        """Wake the worker now instead of at its next poll."""
+        self._wake.set()
+
+    def request_stop(self) -> None:
+        """Ask the worker to stop after the message it is sending (signal-handler safe)."""
+        self._stopping = True
+        self._wake.set()
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the worker as a task of the running loop (inherits the Tortoise context)."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name=f"mail-worker-{self.worker_id}")
+        return self._task
+
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Finish the current message, release unsent claimed rows, close the connection."""
+        self.request_stop()
+        task, self._task = self._task, None
+        if task is None:  # driven by run_once() alone
+            await self._close_smtp()
+            return
+        done, _ = await asyncio.wait({task}, timeout=grace_seconds or self.send_deadline + 10)
+        if not done:
+            log.warning("mail worker %s did not stop in time; cancelling it", self.worker_id)
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def run(self) -> None:
+        """Deliver until stopped: a batch whenever rows are due, else wait for a wake-up or poll."""
+        log.info("mail worker %s started", self.worker_id)
+        failures_in_a_row = 0
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                try:
+                    handled = await self.run_once()
+                    failures_in_a_row = 0
+                except Exception:  # the database or a bug; keep the worker alive and back off
+                    failures_in_a_row += 1
+                    log.exception("mail worker %s: batch failed", self.worker_id)
+                    await self._close_smtp()
+                    await self._idle(min(30.0, self.poll_seconds * 2**failures_in_a_row))
+                    continue
+                if handled < self.batch_size:
+                    await self._close_smtp()
+                    await self._idle(self._seconds_until_next_due())
+        finally:
+            await self._close_smtp()
+            log.info("mail worker %s stopped", self.worker_id)
+
+    async def _idle(self, seconds: float) -> None:
+        if self._stopping or seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+
+    def _seconds_until_next_due(self) -> float:
+        seconds = self.poll_seconds
+        if self._next_due is not None:
+            seconds = min(seconds, (self._next_due - _now()).total_seconds())
+            self._next_due = None
+        return seconds
+
+    # ------------------------------------------------------------ one batch
+
+    async def run_once(self) -> int:
+        """Claim and send one batch of due rows; the number of rows claimed."""
+        self._batches += 1
+        token = f"{self.worker_id}/{self._batches}"[:64]
+        rows = await self._claim(token)
+        if not rows:
+            return 0
+        try:
+            await self._deliver(rows, token)
+        finally:
+            # Rows not sent because we are stopping (or an error): let anyone take them now.
+            await EmailDelivery.filter(claimed_by=token, status=EmailStatus.QUEUED).update(
+                claimed_until=None, claimed_by=None
+            )
+        return len(rows)
+
+    async def _claim(self, token: str) -> list[EmailDelivery]:
+        now = _now()
+        until = now + self.lease
+        connection = get_connection("default")
+        if connection.capabilities.dialect == "postgres":
+            # SKIP LOCKED: concurrent workers pick disjoint candidates instead of waiting.
+            await connection.execute_query(
+                """
+                WITH picked AS MATERIALIZED (
+                    SELECT id FROM email_delivery
+                    WHERE status = 'QUEUED'
+                      AND (next_attempt_at IS NULL OR next_attempt_at <= $1)
+                      AND (claimed_until IS NULL OR claimed_until < $1)
+                    ORDER BY id
+                    LIMIT $2
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE email_delivery AS d SET claimed_until = $3, claimed_by = $4
+                FROM picked
+                WHERE d.id = picked.id
+                  AND d.status = 'QUEUED'
+                  AND (d.claimed_until IS NULL OR d.claimed_until < $1)
+                """,
+                [now, self.batch_size, until, token],
+            )
+        else:
+            unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+            due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+            candidates = (
+                await EmailDelivery.filter(unclaimed, due, status=EmailStatus.QUEUED)
+                .order_by("id")
+                .limit(self.batch_size)
+                .values_list("id", flat=True)
+            )
+            if not candidates:
+                return []
+            # Conditional: a row another worker claimed since the SELECT is left alone.
+            await EmailDelivery.filter(
+                unclaimed, id__in=list(candidates), status=EmailStatus.QUEUED
+            ).update(claimed_until=until, claimed_by=token)
+        self._lease_until = until
+        return await EmailDelivery.filter(claimed_by=token, status=EmailStatus.QUEUED).order_by(
+            "id"
+        )
+
+    async def _deliver(self, rows: Sequence[EmailDelivery], token: str) -> None:
+        pending = list(rows)
+        outcomes = OutcomeLog(self, token)
+        try:
+            while pending and not self._stopping:
+                if _now() >= self._lease_until - self.lease / 2:
+                    pending = await self._renew_lease(pending, token)
+                    if not pending:
+                        return
+                delivery = pending.pop(0)
+                try:
+                    failure = await self._send(delivery)
+                except ConnectionFailed as error:
+                    # The server is unreachable: every row still held shares this attempt's fate.
+                    for held in [delivery, *pending]:
+                        await outcomes.add(held, error.failure)
+                    return
+                await outcomes.add(delivery, failure)
+        finally:
+            await outcomes.close()
+
+    async def _renew_lease(self, pending: list[EmailDelivery], token: str) -> list[EmailDelivery]:
+        until = _now() + self.lease
+        await EmailDelivery.filter(claimed_by=token, status=EmailStatus.QUEUED).update(
+            claimed_until=until
+        )
+        self._lease_until = until
+        # Rows whose lease expired before this renewal may have gone to another worker.
+        held = set(
+            await EmailDelivery.filter(claimed_by=token, status=EmailStatus.QUEUED).values_list(
+                "id", flat=True
+            )
+        )
+        return [delivery for delivery in pending if delivery.id in held]
+
+    # ------------------------------------------------------------ SMTP
+
+    async def _connection(self) -> aiosmtplib.SMTP:
+        if self._smtp is not None and self._smtp.is_connected:
+            return self._smtp
+        await self._close_smtp()
+        settings = self.settings
+        smtp = aiosmtplib.SMTP(
+            hostname=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout_seconds,
+        )
+        try:
+            await asyncio.wait_for(smtp.connect(), timeout=self.send_deadline)
+        except Exception as error:
+            smtp.close()
+            failure = classify_failure(error)
+            if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+                log.error("mail worker: SMTP login refused, check PARTNERDESK_SMTP_*: %s", error)
+            # Whatever the reply, failing to open the session says nothing about the e-mail.
+            raise ConnectionFailed(SendFailure(f"connecting: {failure.error}", False)) from error
+        self._smtp = smtp
+        return smtp
+
+    async def _close_smtp(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        if smtp.is_connected:
+            # QUIT is a courtesy; the transport is closed either way.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(smtp.quit(), timeout=self.settings.smtp_timeout_seconds)
+        smtp.close()
+
+    async def _send(self, delivery: EmailDelivery) -> SendFailure | None:
+        """Send one row; None on success, else why not (ConnectionFailed if no session)."""
+        try:
+            message = build_message(delivery, self.settings.mail_from)
+        except Exception as error:  # an address the email package cannot express
+            return SendFailure(f"cannot build the message: {error}", permanent=True)
+        smtp = await self._connection()
+        try:
+            await asyncio.wait_for(
+                smtp.send_message(
+                    message,
+                    sender=self._sender,
+                    recipients=[one_line(delivery.to_address)],
+                ),
+                timeout=self.send_deadline,
+            )
+        except Exception as error:
+            failure = classify_failure(error)
+            if failure.connection_broken:
+                await self._close_smtp()
+            if not isinstance(error, aiosmtplib.SMTPException | OSError):
+                log.exception("mail worker: unexpected error sending e-mail %s", delivery.id)
+            return failure
+        return None
+
+    # ------------------------------------------------------------ outcomes
+
+    async def record_outcomes(
+        self, outcomes: Sequence[tuple[EmailDelivery, SendFailure | None]], token: str
+    ) -> None:
+        """Commit the outcomes of several sends in one transaction (with their activity rows)."""
+        now = _now()
+        sent = [delivery for delivery, failure in outcomes if failure is None]
+        failed = [(delivery, failure) for delivery, failure in outcomes if failure is not None]
+        if not failed and all(delivery.partner_id is None for delivery in sent):
+            await self._mark_sent(sent, now)  # one statement: atomic by itself
+            return
+        # events.transaction(): the activity rows' feed events go out after the commit.
+        async with events.transaction():
+            if sent:
+                await self._mark_sent(sent, now)
+            for delivery, failure in failed:
+                await self._record_failure(delivery, failure, token, now)
+
+    async def _mark_sent(self, sent: Sequence[EmailDelivery], now: datetime) -> None:
+        with_activity = {delivery.id: delivery for delivery in sent if delivery.partner_id}
+        first_to_record: list[int] = []
+        if with_activity:
+            # Activity only for rows this commit records, not for one another worker
+            # recorded first (possible only if our lease had expired).
+            first_to_record = cast(
+                list[int],
+                await EmailDelivery.filter(id__in=list(with_activity), status=EmailStatus.QUEUED)
+                .select_for_update()
+                .values_list("id", flat=True),
+            )
+        await EmailDelivery.filter(
+            id__in=[delivery.id for delivery in sent], status=EmailStatus.QUEUED
+        ).update(
+            status=EmailStatus.SENT,
+            sent_at=now,
+            attempts=F("attempts") + 1,
+            claimed_until=None,
+            claimed_by=None,
+        )
+        for delivery_id in first_to_record:
+            delivery = with_activity[delivery_id]
+            await record_activity(
+                cast(int, delivery.partner_id),
+                ActivityVerb.EMAIL_SENT,
+                f"E-mail sent to {delivery.to_address}: {one_line(delivery.subject)}",
+                subject=("EmailDelivery", delivery.id),
+            )
+
+    async def _record_failure(
+        self, delivery: EmailDelivery, failure: SendFailure, token: str, now: datetime
+    ) -> None:
+        attempts = delivery.attempts + 1
+        error = failure.error[:ERROR_LENGTH]
+        too_old = now - delivery.queued_at > self.max_age
+        if not failure.permanent and attempts < self.settings.mail_max_attempts and not too_old:
+            next_attempt = now + timedelta(
+                seconds=backoff_seconds(attempts, self.settings.mail_retry_base_seconds)
+            )
+            await EmailDelivery.filter(
+                id=delivery.id, status=EmailStatus.QUEUED, claimed_by=token
+            ).update(
+                attempts=attempts,
+                last_error=error,
+                next_attempt_at=next_attempt,
+                claimed_until=None,
+                claimed_by=None,
+            )
+            if self._next_due is None or next_attempt < self._next_due:
+                self._next_due = next_attempt
+            log.info("e-mail %s: attempt %s failed, retrying: %s", delivery.id, attempts, error)
+            return
+        if not failure.permanent:
+            reason = "too old" if too_old else f"{attempts} attempts"
+            error = f"gave up ({reason}): {error}"[:ERROR_LENGTH]
+        log.warning("e-mail %s FAILED: %s", delivery.id, error)
+        updated = await EmailDelivery.filter(id=delivery.id, status=EmailStatus.QUEUED).update(
+            status=EmailStatus.FAILED,
+            attempts=attempts,
+            last_error=error,
+            claimed_until=None,
+            claimed_by=None,
+        )
+        if updated and delivery.partner_id is not None:
+            await record_activity(
+                delivery.partner_id,
+                ActivityVerb.EMAIL_FAILED,
+                f"E-mail to {delivery.to_address} failed: {error}",
+                subject=("EmailDelivery", delivery.id),
+            )
+
+
+class OutcomeLog:
+    """Group commit of send outcomes, overlapped with the next sends.
+
+    Outcomes are committed GROUP_SIZE at a time (and at the end of a batch) while the
+    next e-mails are being sent, so a commit (an fsync on SQLite, a round trip on
+    PostgreSQL) costs a fraction of a send instead of one per e-mail. Sending pauses
+    while MAX_UNRECORDED sent e-mails wait for their commit: that bounds the duplicates
+    a crash can cause (they are sent again, with the same Message-ID).
+    """
+
+    def __init__(self, worker: DeliveryWorker, token: str) -> None:
+        self.worker = worker
+        self.token = token
+        self.waiting: list[tuple[EmailDelivery, SendFailure | None]] = []
+        self.writing: asyncio.Task[None] | None = None
+        self.writing_count = 0
+
+    async def add(self, delivery: EmailDelivery, failure: SendFailure | None) -> None:
+        self.waiting.append((delivery, failure))
+        busy = self.writing is not None and not self.writing.done()
+        if busy and len(self.waiting) + self.writing_count < MAX_UNRECORDED:
+            return
+        if not busy and len(self.waiting) < GROUP_SIZE:
+            return
+        await self._finish_writing()
+        group, self.waiting = self.waiting, []
+        self.writing_count = len(group)
+        self.writing = asyncio.create_task(self.worker.record_outcomes(group, self.token))
+
+    async def close(self) -> None:
+        """Wait until every outcome added so far is committed."""
+        await self._finish_writing()
+        if self.waiting:
+            group, self.waiting = self.waiting, []
+            await self.worker.record_outcomes(group, self.token)
+
+    async def _finish_writing(self) -> None:
+        writing, self.writing, self.writing_count = self.writing, None, 0
+        if writing is not None:
+            await writing  # raises if that commit failed
+
+
+# ---------------------------------------------------------------- command line
+
+
+async def deliver_until_signalled(settings: Settings) -> None:
+    """`partnerdesk worker`: deliver until SIGTERM or SIGINT, then shut down cleanly."""
+    worker = DeliveryWorker(settings)
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, worker.request_stop)
+    try:
+        # The EMAIL_SENT / EMAIL_FAILED feed events reach the servers' subscribers via Redis.
+        async with events.use_broker(events.create_broker(settings)):
+            await worker.run()
+    finally:
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signal_number)
+
+
+async def delivery_counts() -> dict[str, int]:
+    """How many outbox rows are in each status (every status listed, zeros included)."""
+    counts = {status.value: 0 for status in EmailStatus}
+    rows = (
+        await EmailDelivery.annotate(count=Count("id")).group_by("status").values("status", "count")
+    )
+    for row in rows:
+        counts[str(row["status"])] = row["count"]
+    return counts
+
+
+async def recent_failures(limit: int = 10) -> list[EmailDelivery]:
+    """The last FAILED rows, newest first (the dead letters)."""
+    return await EmailDelivery.filter(status=EmailStatus.FAILED).order_by("-id").limit(limit)
+
+
+async def requeue_failed(delivery_id: int) -> bool:
+    """Put a FAILED row back in the queue with a fresh attempt budget; False if not FAILED."""
+    updated = await EmailDelivery.filter(id=delivery_id, status=EmailStatus.FAILED).update(
+        status=EmailStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=_now(),
+        claimed_until=None,
+        claimed_by=None,
+    )
+    if updated:
+        wake_delivery_workers()
+    return bool(updated)
