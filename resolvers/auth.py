@@ -18,7 +18,14 @@ from resolvers.actor import ANONYMOUS, Actor
 from resolvers.errors import Conflict, Unauthenticated
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.rate_limits import Limit, enforce
-from resolvers.validation import Problems, clean_email, clean_language, clean_phone, clean_text
+from resolvers.validation import (
+    Problems,
+    clean_email,
+    clean_language,
+    clean_phone,
+    clean_text,
+    lookup_key,
+)
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 WRONG_CREDENTIALS = "E-mail or password is wrong."
@@ -36,7 +43,11 @@ def hash_token(token: str) -> str:
 
 
 def _check_password(problems: Problems, password: str) -> None:
-    if len(password) < 10:
+    if any(0xD800 <= ord(character) <= 0xDFFF for character in password):
+        problems.add(
+            "password", "Password contains characters that are not text (lone surrogates)."
+        )
+    elif len(password) < 10:
         problems.add("password", "Password must have at least 10 characters.")
     elif len(password) > 256:
         problems.add("password", "Password must have at most 256 characters.")
@@ -167,10 +178,12 @@ async def login(
     ttl_hours: int, *, realm: Realm, email: str, password: str, client_ip: str | None = None
 ) -> IssuedToken:
     """Sign in; a wrong password and an unknown e-mail give the same error."""
-    normalized = (email or "").strip().lower()
+    normalized = lookup_key((email or "").strip().lower(), 254)
     await enforce((Limit.LOGIN_PER_IP, client_ip), (Limit.LOGIN_PER_EMAIL, f"{realm}:{normalized}"))
-    person: PartnerMember | AccountHolder | None
-    if realm == Realm.PARTNER:
+    person: PartnerMember | AccountHolder | None = None
+    if normalized is None:
+        pass  # no stored e-mail looks like this: the same answer as an unknown one
+    elif realm == Realm.PARTNER:
         person = await PartnerMember.get_or_none(email=normalized)
     else:
         person = await AccountHolder.get_or_none(email=normalized)

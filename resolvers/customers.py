@@ -26,6 +26,9 @@ from resolvers.validation import (
     clean_phone,
     clean_tags,
     clean_text,
+    filter_text,
+    lookup_key,
+    search_words,
 )
 
 ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
@@ -337,9 +340,10 @@ async def list_customers(
         query = query.filter(status=filter.status)
     if filter.source is not None:
         query = query.filter(source=filter.source)
-    if filter.tag:
-        query = query.filter(tags_text__contains=f"\n{filter.tag.strip().lower()}\n")
-    for word in (filter.search or "").lower().split()[:8]:
+    tag = filter_text(filter.tag, ("filter", "tag")).strip().lower()
+    if tag:
+        query = query.filter(tags_text__contains=f"\n{tag}\n")
+    for word in search_words(filter.search, ("filter", "search")):
         query = query.filter(search_text__contains=word)
     column, is_datetime = SORT_COLUMNS[order.field]
     keys = [SortKey(column, order.descending, is_datetime), SortKey("id", order.descending)]
@@ -359,7 +363,8 @@ async def customer_matches(
     phone_clean = clean_phone(lenient, "phone", phone) if phone else None
     if phone_clean:
         conditions.append(Q(phone=phone_clean))
-    words = [word for word in (name or "").lower().split() if len(word) > 1][:5]
+    usable_name = lookup_key(name, 200) or ""
+    words = [word for word in usable_name.lower().split() if len(word) > 1][:5]
     if words:
         conditions.append(Q(*[Q(sort_name__contains=word) for word in words], join_type=Q.AND))
     if not conditions:

@@ -67,6 +67,8 @@ async def submit_inquiry(
         return None
     rendered_at = given.get("rendered_at")
     if rendered_at is not None:
+        if rendered_at.tzinfo is None:
+            rendered_at = rendered_at.replace(tzinfo=UTC)  # a form without an offset means UTC
         age = (datetime.now(UTC) - rendered_at).total_seconds()
         if age < min_fill_seconds or age > 86_400:
             return None

@@ -24,7 +24,7 @@ from resolvers.actor import Actor
 from resolvers.customers import require_customer
 from resolvers.errors import Conflict, NotFound, ValidationFailed
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
-from resolvers.validation import Problems, clean_text
+from resolvers.validation import Problems, clean_text, search_words
 
 Item = Domain | Contract | Task
 ItemT = TypeVar("ItemT", Domain, Contract, Task)
@@ -472,7 +472,7 @@ async def _item_page(
         query = query.filter(customer_id=filter.customer_id)
     elif filter.unassigned is not None:
         query = query.filter(customer_id__isnull=filter.unassigned)
-    for word in (filter.search or "").lower().split()[:8]:
+    for word in search_words(filter.search, ("filter", "search")):
         query = query.filter(
             Q(*[Q(**{f"{column}__icontains": word}) for column in search_columns], join_type=Q.OR)
         )

@@ -115,12 +115,15 @@ def decode_cursor(keys: Sequence[SortKey], cursor: str, argument: str) -> list[A
                 values.append(EPOCH + int(raw) * MICROSECOND)
             elif key.field == "number" or key.field.endswith("_number"):
                 values.append(int(raw))
+            elif "\x00" in raw:  # no stored text holds NUL, and PostgreSQL refuses it
+                raise invalid
             else:
                 values.append(raw)
         values.append(int(raw_id))
     except (ValueError, OverflowError):
         raise invalid from None
-    if abs(values[-1]) > 2**63:
+    # Ids and numbers are 32-bit integer columns: anything larger names no row.
+    if any(isinstance(value, int) and not -(2**31) <= value < 2**31 for value in values):
         raise invalid
     return values
 

@@ -7,12 +7,13 @@ from typing import Any
 
 from models.partner import Partner
 from resolvers.actor import Actor
-from resolvers.validation import Problems, clean_text
+from resolvers.validation import Problems, clean_text, lookup_key
 
 
 async def public_profile(slug: str) -> Partner | None:
     """The partner behind a public profile; None while the profile is hidden."""
-    return await Partner.get_or_none(slug=(slug or "").strip().lower(), is_public=True)
+    key = lookup_key((slug or "").strip().lower(), 63)
+    return await Partner.get_or_none(slug=key, is_public=True) if key else None
 
 
 async def own_partner(actor: Actor) -> Partner:

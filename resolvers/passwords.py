@@ -35,8 +35,8 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
     def verify() -> bool:
         try:
             return _HASHERS[_profile].verify(stored_hash or _DUMMY_HASH, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        except (VerificationError, InvalidHashError, UnicodeEncodeError):
+            return False  # UnicodeEncodeError: lone surrogates, never part of a stored password
 
     matches = await asyncio.to_thread(verify)
     return matches and stored_hash is not None

@@ -404,6 +404,37 @@ def clean_tags(problems: Problems, name: str, values: Iterable[str] | None) -> l
     return tags
 
 
+def lookup_key(value: str | None, max_length: int) -> str | None:
+    """`value` if it can be a stored key (slug, e-mail, ...), else None: such text finds nothing.
+
+    Look-ups never write, so odd text is not an error; it must only never reach the
+    database (which refuses NUL and lone surrogates, and Tortoise over-long values).
+    """
+    if (
+        value is None
+        or len(value) > max_length
+        or _has_forbidden_characters(value, multiline=False)
+    ):
+        return None
+    return value
+
+
+def filter_text(text: str | None, path: tuple[str, ...]) -> str:
+    """A list filter's text (search, tag); over-long text or control characters are VALIDATION."""
+    if not text:
+        return ""
+    if len(text) > 200:
+        raise ValidationFailed.at(path, "Filter text must be at most 200 characters.")
+    if _has_forbidden_characters(text, multiline=False):
+        raise ValidationFailed.at(path, "Filter text contains control characters.")
+    return text
+
+
+def search_words(text: str | None, path: tuple[str, ...], limit: int = 8) -> list[str]:
+    """The lower-cased words of a search filter (at most `limit`; every word must match)."""
+    return filter_text(text, path).lower().split()[:limit]
+
+
 def split_name(full_name: str) -> tuple[str | None, str | None]:
     """'Maria Luisa Rossi' -> ('Maria Luisa', 'Rossi'); 'Rossi, Maria' -> ('Maria', 'Rossi')."""
     full_name = " ".join(full_name.split())

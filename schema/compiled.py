@@ -18,6 +18,8 @@ validation and cursors, and filters mean what resolvers/customers.py makes them 
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,8 +51,11 @@ from tortoise.connection import get_connection
 from resolvers.customers import SORT_COLUMNS, CustomerSortField
 from resolvers.errors import DomainError
 from resolvers.pagination import EPOCH, MICROSECOND, PageRequest, SortKey, decode_cursor
+from resolvers.validation import filter_text, search_words
 from schema.ids import parse_global_id, to_global_id
 from schema.items import format_amount
+
+log = logging.getLogger("partnerdesk.compiled")
 
 
 class Unsupported(Exception):
@@ -82,6 +87,24 @@ class Dialect:
 
     def placeholder(self, index: int) -> str:
         raise NotImplementedError
+
+    PLACEHOLDER = re.compile(r"\$(\d+)")
+
+    def used_parameters(self, sql: str) -> tuple[str, list[Any]]:
+        """`sql` renumbered to the parameters it really uses, and those parameters.
+
+        Pieces are built before it is known whether the selection needs them (a page's
+        rows when only totalCount is asked for), so some parameters end up unused.
+        """
+        numbers: dict[int, int] = {}
+
+        def renumber(match: re.Match[str]) -> str:
+            old = int(match.group(1))
+            new = numbers.setdefault(old, len(numbers) + 1)
+            return self.placeholder(new)
+
+        renumbered = self.PLACEHOLDER.sub(renumber, sql)
+        return renumbered, [self.params[old - 1] for old in numbers]
 
     def obj(self, pairs: list[tuple[str, str]]) -> str:
         raise NotImplementedError
@@ -195,6 +218,7 @@ class Postgres(Dialect):
 
 class Sqlite(Dialect):
     name = "sqlite"
+    PLACEHOLDER = re.compile(r"\?(\d+)")
 
     def placeholder(self, index: int) -> str:
         return f"?{index}"  # numbered: the same parameter may appear several times
@@ -806,6 +830,7 @@ class Compiler:
         return self.sql.base64url(text)
 
     def customer_filter(self, row: str, given: Mapping[str, Any]) -> list[str]:
+        """resolvers/customers.py list_customers' filter, condition for condition."""
         conditions = []
         for name in given:
             if name not in ("search", "status", "source", "tag"):
@@ -814,11 +839,14 @@ class Compiler:
             conditions.append(f"{row}.status = {self.sql.p(given['status'])}")
         if given.get("source") is not None:
             conditions.append(f"{row}.source = {self.sql.p(given['source'])}")
-        if given.get("tag"):
-            conditions.append(
-                self.sql.contains(f"{row}.tags_text", f"\n{given['tag'].strip().lower()}\n")
-            )
-        for word in (given.get("search") or "").lower().split()[:8]:
+        try:
+            tag = filter_text(given.get("tag"), ("filter", "tag")).strip().lower()
+            words = search_words(given.get("search"), ("filter", "search"))
+        except DomainError:
+            raise Unsupported("the resolver reports this filter") from None
+        if tag:
+            conditions.append(self.sql.contains(f"{row}.tags_text", f"\n{tag}\n"))
+        for word in words:
             conditions.append(self.sql.contains(f"{row}.search_text", word))
         return conditions
 
@@ -847,7 +875,7 @@ def compile_operation(
         (key, compiler.root(key, selected))
         for key, selected in reader.collect("Query", [operation.selection_set]).items()
     ]
-    return f"SELECT {dialect.text(dialect.obj(pairs))} AS data", dialect.params
+    return dialect.used_parameters(f"SELECT {dialect.text(dialect.obj(pairs))} AS data")
 
 
 DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "sqlite": Sqlite}
@@ -898,7 +926,11 @@ class CompiledReads(SchemaExtension):
             )
         except Unsupported:
             return None
-        _count, rows = await connection.execute_query(sql, params)
+        try:
+            _count, rows = await connection.execute_query(sql, params)
+        except Exception:  # the resolvers answer instead, with their own errors if any
+            log.exception("compiled read failed; falling back to the resolvers: %s", sql)
+            return None
         return ExecutionResult(data=CompiledData(rows[0]["data"]))
 
 

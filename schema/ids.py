@@ -13,6 +13,9 @@ import strawberry
 
 from resolvers.errors import NotFound
 
+# Primary keys are 32-bit integer columns; a larger number cannot name a row.
+MAX_PK = 2**31 - 1
+
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
@@ -25,9 +28,10 @@ def parse_global_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeError, ValueError):
         return None
     type_name, _, raw_pk = decoded.partition(":")
-    if not type_name or not raw_pk.isascii() or not raw_pk.isdigit() or len(raw_pk) > 18:
+    if not type_name or not raw_pk.isascii() or not raw_pk.isdigit() or len(raw_pk) > 10:
         return None
-    return type_name, int(raw_pk)
+    pk = int(raw_pk)
+    return (type_name, pk) if pk <= MAX_PK else None
 
 
 def decode_id(

@@ -107,7 +107,7 @@ class CustomerTarget:
 
 def customer_target(target: CustomerTarget) -> inquiries.CustomerTarget:
     """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
-    if target.existing_customer_id:
+    if isinstance(target.existing_customer_id, str):  # "" is an id too (a malformed one)
         return inquiries.CustomerTarget(
             existing_customer_id=customer_pk(
                 target.existing_customer_id, ("target", "existingCustomerId")

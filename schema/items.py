@@ -325,7 +325,7 @@ def _item_filter(info: Info, filter: ItemFilter | None) -> items.ItemFilter:
         return items.ItemFilter()
     customer_id = (
         decode_id(filter.customer_id, "Customer", ("filter", "customerId"))
-        if filter.customer_id
+        if filter.customer_id is not None
         else None
     )
     return items.ItemFilter(
@@ -509,7 +509,7 @@ class ItemMutation:
             type_name, item_id = item_ref(input.item_id)
             customer_id = (
                 decode_id(input.customer_id, "Customer", ("customerId",))
-                if input.customer_id
+                if input.customer_id is not None
                 else None
             )
             item, customer = await items.assign_item(

@@ -8,19 +8,34 @@ connection, and loaders kept that long would serve stale rows).
 from __future__ import annotations
 
 import asyncio
-from functools import partial
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import logging
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import replace
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
+import orjson
 import strawberry
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    parse,
+)
+from strawberry.schema import BaseSchema
+from strawberry.types.execution import PreExecutionError
 
-from events import Event, EventKind, get_broker
+from events import DEFAULT_MAX_QUEUED, Event, EventKind, get_broker
 from resolvers import activity, inquiries, invitations
 from schema.activity import ActivityEvent
 from schema.context import Info, Loaders
 from schema.inquiries import Inquiry
 from schema.invitations import AccessInvitation
+
+log = logging.getLogger("partnerdesk.subscriptions")
 
 # Every change of either count is one of these (resolvers publish them after commit).
 COUNT_EVENTS = frozenset(
@@ -140,3 +155,174 @@ class LiveSubscription:
                 )
                 if found is not None:
                     yield ActivityEvent.from_model(found)
+
+
+# ---------------------------------------------------------------- one execution per event
+# (Performance, issue 5: fan-out to 1,000 subscribers within 100 ms of server time.)
+
+# Root fields whose results depend on the partner and the member's role only, never on which
+# member asks: their subscribers share one execution per event (SharedStreams). Those that
+# send state (the current value, then every change) give a newcomer the latest result first.
+SHARED_STATE_FIELDS = frozenset({"pendingCounts"})
+SHARED_EVENT_FIELDS = frozenset({"invitationReceived", "inquiryReceived", "activity"})
+
+
+@lru_cache(maxsize=128)
+def shared_field(query: str, operation_name: str | None) -> str | None:
+    """The root field of a one-field subscription document that may be shared, else None."""
+    try:
+        document = parse(query)
+    except (GraphQLError, RecursionError):
+        return None  # the schema reports it to this subscriber alone
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        )
+    ]
+    if len(operations) != 1 or operations[0].operation != OperationType.SUBSCRIPTION:
+        return None
+    selections = operations[0].selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    name = selections[0].name.value
+    return name if name in SHARED_STATE_FIELDS or name in SHARED_EVENT_FIELDS else None
+
+
+_END = object()
+
+
+class _Mailbox:
+    """One subscriber's results not yet sent; one that falls this far behind loses the oldest."""
+
+    __slots__ = ("items", "waiter")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque(maxlen=DEFAULT_MAX_QUEUED)
+        self.waiter: asyncio.Future[None] | None = None
+
+    def put(self, item: Any) -> None:
+        if len(self.items) == self.items.maxlen:
+            log.warning("a subscriber is %d results behind; dropping the oldest", len(self.items))
+        self.items.append(item)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self.items:
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        return self.items.popleft()
+
+
+class _SharedStream:
+    __slots__ = ("latest", "listeners", "task")
+
+    def __init__(self) -> None:
+        self.listeners: set[_Mailbox] = set()
+        self.latest: Any = None
+        self.task: asyncio.Task[None] | None = None
+
+
+class SharedStreams:
+    """One execution per event for all subscribers of the same shareable subscription.
+
+    Strawberry executes a subscription once per subscriber: a thousand dashboards of one
+    partner cost a thousand executions per event, and each holds its own chain of
+    generators, extensions and broker queue. Subscribers with the same key (partner, member
+    role, document, variables, operation name) follow one upstream `schema.stream(...)`
+    instead, started by the first of them (with its own copy of the context) and stopped
+    when the last one leaves; every result object goes to each of them as it is.
+    """
+
+    def __init__(self) -> None:
+        self.streams: dict[tuple[Any, ...], _SharedStream] = {}
+
+    async def stream(
+        self,
+        schema: BaseSchema,
+        query: str,
+        *,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any = None,
+        root_value: Any = None,
+        operation_name: str | None = None,
+    ) -> AsyncIterator[Any]:
+        """What `schema.stream(...)` returns; shared with every subscriber of the same key."""
+        field = shared_field(query, operation_name)
+        member = getattr(getattr(context_value, "actor", None), "member", None)
+        if field is None or member is None:
+            return await schema.stream(
+                query,
+                variable_values=variable_values,
+                context_value=context_value,
+                root_value=root_value,
+                operation_name=operation_name,
+            )
+        variables = orjson.dumps(variable_values, option=orjson.OPT_SORT_KEYS)
+        key = (member.partner_id, str(member.role), query, variables, operation_name)
+        # The upstream's own context: `_events` swaps its loaders on every event.
+        context = replace(context_value, loaders=Loaders(member.partner_id))
+        return self._follow(
+            key,
+            replay_latest=field in SHARED_STATE_FIELDS,
+            start=partial(
+                schema.stream,
+                query,
+                variable_values=variable_values,
+                context_value=context,
+                root_value=root_value,
+                operation_name=operation_name,
+            ),
+        )
+
+    async def _follow(
+        self,
+        key: tuple[Any, ...],
+        replay_latest: bool,
+        start: Callable[[], Awaitable[AsyncIterator[Any]]],
+    ) -> AsyncGenerator[Any, None]:
+        stream = self.streams.get(key)
+        if stream is None:
+            stream = self.streams[key] = _SharedStream()
+            stream.task = asyncio.create_task(self._run(key, stream, start))
+        mailbox = _Mailbox()
+        latest = stream.latest
+        if latest is not None and (replay_latest or isinstance(latest, PreExecutionError)):
+            mailbox.put(latest)
+        stream.listeners.add(mailbox)
+        try:
+            while (result := await mailbox.get()) is not _END:
+                yield result
+        finally:
+            stream.listeners.discard(mailbox)
+            if not stream.listeners and self.streams.get(key) is stream:
+                del self.streams[key]
+                if stream.task is not None:
+                    stream.task.cancel()
+
+    async def _run(
+        self,
+        key: tuple[Any, ...],
+        stream: _SharedStream,
+        start: Callable[[], Awaitable[AsyncIterator[Any]]],
+    ) -> None:
+        try:
+            source = await start()
+            async with aclosing(source):  # type: ignore[type-var]
+                async for result in source:
+                    stream.latest = result
+                    for mailbox in stream.listeners:
+                        mailbox.put(result)
+        except Exception:
+            log.exception("shared subscription stream failed")
+        finally:
+            if self.streams.get(key) is stream:
+                del self.streams[key]
+            for mailbox in stream.listeners:
+                mailbox.put(_END)

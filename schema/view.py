@@ -13,7 +13,7 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cross_web import HTTPException
@@ -22,6 +22,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, StrawberryGraphQLError
+from strawberry.schema import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -29,6 +33,7 @@ from config import Settings
 from resolvers.auth import authenticate
 from schema.compiled import CompiledData
 from schema.context import Context, Loaders
+from schema.subscriptions import SharedStreams
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -92,7 +97,32 @@ def _error_response(status: int, message: str, media_type: str = JSON) -> Respon
     )
 
 
+class _SharingSchema:
+    """The schema as a websocket handler sees it: `stream` goes through SharedStreams."""
+
+    __slots__ = ("schema", "shared")
+
+    def __init__(self, schema: BaseSchema, shared: SharedStreams) -> None:
+        self.schema = schema
+        self.shared = shared
+
+    async def stream(self, query: str, **options: Any) -> Any:
+        return await self.shared.stream(self.schema, query, **options)
+
+
+class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws where shareable subscriptions run once per event for all their
+    subscribers, not once per socket (performance: schema/subscriptions.py, SharedStreams)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        shared = options["view"].shared_streams
+        self.schema = cast(BaseSchema, _SharingSchema(self.schema, shared))
+
+
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = GraphQLTransportWSHandler
+
     def __init__(self, schema: Any, settings: Settings) -> None:
         super().__init__(
             schema,
@@ -105,6 +135,7 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.settings = settings
+        self.shared_streams = SharedStreams()
         self.trusted_proxies = [
             ipaddress.ip_network(net, strict=False) for net in settings.trusted_proxies
         ]
@@ -113,6 +144,23 @@ class GraphQLView(GraphQL[Context, None]):
         actor = await authenticate(bearer_token(request))
         actor = replace(actor, client_ip=client_ip(request, self.trusted_proxies))
         return Context.build(request, self.settings, actor, response)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """The request body (or GET `variables`) as JSON; anything malformed is a 400."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "The request body is not valid UTF-8.") from None
+        except (ValueError, RecursionError):
+            raise HTTPException(400, "Unable to parse request body as JSON.") from None
+        if isinstance(value, list):
+            raise HTTPException(
+                400, "Batched requests are not accepted: send one operation per request."
+            )
+        if not isinstance(value, dict):
+            raise HTTPException(400, "The request body must be a JSON object with a `query`.")
+        return value
 
     def encode_json(self, data: object) -> str | bytes:
         if isinstance(data, dict) and isinstance(data.get("data"), CompiledData) and len(data) == 1:

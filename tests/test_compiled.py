@@ -40,6 +40,8 @@ SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) {
 SEND = "mutation($input: SendAccessInvitationInput!) { sendAccessInvitation(input: $input) { invitation { id } errors { code } } }"
 
 QUERIES = [
+    ("{ customers { totalCount } }", {}),
+    ("query($n: Int) { customers(first: $n) { totalCount pageInfo { hasNextPage } } }", {"n": 1}),
     (
         "{ customers(first: 3) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id customerNumber displayName } } } }",
         {},
