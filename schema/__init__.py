@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
@@ -71,8 +71,6 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
     ]
-    if production:
-        extensions.append(DisableIntrospection)
     if settings.compiled_reads:
         extensions.append(CompiledReads)
     return PartnerDeskSchema(

@@ -32,6 +32,7 @@ from graphql import (
 from graphql.execution import ExecutionResult
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -45,12 +46,22 @@ UNPAGINATED_LIST_ROWS = 5
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories (not instances: those race between requests) for every query-shape limit."""
+    """Factories (not instances: those race between requests) for every query-shape limit.
+
+    The validation rules are built once: they are part of ValidationCache's key, and rule
+    classes made anew per request (as each limiter's constructor makes them) would miss the
+    cache every time, re-validating every document (~2 ms per request).
+    """
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *MaxDirectivesLimiter(settings.max_directives).validation_rules,
+    ]
+    if settings.production:
+        rules += DisableIntrospection().validation_rules
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        lambda: MaxDirectivesLimiter(settings.max_directives),
+        lambda: AddValidationRules(rules),
         lambda: QueryCostLimiter(settings.max_query_cost),
     ]
 
