@@ -738,6 +738,7 @@ class Compiler:
             )
         direction = " DESC" if descending else ""
         ordering = f"{row}.{column}{direction}, {row}.id{direction}"
+        page_name = f"page_{row}"
         page = (
             f"SELECT {row}.*, row_number() OVER (ORDER BY {ordering}) AS _ord FROM customer {row}"
             f" WHERE {' AND '.join(where)} ORDER BY {ordering} LIMIT {self.sql.p(size + 1)}"
@@ -774,15 +775,23 @@ class Compiler:
                         key,
                         self.sql.array(
                             element,
-                            f"SELECT * FROM ({page}) AS _page WHERE _ord <= {self.sql.p(size)}",
+                            f"SELECT * FROM {page_name} WHERE _ord <= {self.sql.p(size)}",
                         ),
                     )
                 )
             elif sub.name == "pageInfo":
-                pairs.append((key, self.page_info(sub, page, size, cursor, after is not None)))
+                pairs.append(
+                    (
+                        key,
+                        self.page_info(
+                            sub, f"SELECT * FROM {page_name}", size, cursor, after is not None
+                        ),
+                    )
+                )
             else:
                 raise Unsupported("connection field")
-        return self.sql.obj(pairs)
+        # The page is a CTE: edges, hasNextPage and the cursors all read it, once.
+        return self.sql.nested(f"(WITH {page_name} AS ({page}) SELECT {self.sql.obj(pairs)})")
 
     def page_info(
         self, selected: Selected, page: str, size: int, cursor: str, has_previous: bool
