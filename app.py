@@ -112,7 +112,14 @@ def _serve(settings: Settings, demo: bool) -> None:
     if demo:
         from resolvers.demo import seed_demo_data
 
-        asyncio.run(_with_database(settings, seed_demo_data, print_logins=True))
+        asyncio.run(
+            _with_database(
+                settings,
+                seed_demo_data,
+                print_logins=True,
+                invitation_ttl_days=settings.invitation_ttl_days,
+            )
+        )
     base = f"http://{settings.host}:{settings.port}"
     print(f"PartnerDesk on {base}  (GraphiQL: {base}/graphql)", flush=True)
     uvicorn.run(
@@ -120,7 +127,10 @@ def _serve(settings: Settings, demo: bool) -> None:
         host=settings.host,
         port=settings.port,
         log_level="info",
-        ws_max_size=64 * 1024,
+        ws_max_size=settings.max_ws_message_bytes,
+        # Performance (bench/SUBSCRIPTIONS.md): compressing ~80-byte GraphQL frames saves
+        # nothing and a deflate context costs ~40 KiB per idle websocket.
+        ws_per_message_deflate=False,
         proxy_headers=False,
     )
 
@@ -192,7 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         from resolvers.demo import seed_demo_data
 
         asyncio.run(migrate_database(settings.database_url))
-        asyncio.run(_with_database(settings, seed_demo_data, print_logins=True))
+        asyncio.run(
+            _with_database(
+                settings,
+                seed_demo_data,
+                print_logins=True,
+                invitation_ttl_days=settings.invitation_ttl_days,
+            )
+        )
     elif args.command == "serve":
         _serve(settings, args.demo)
     elif args.command == "worker":

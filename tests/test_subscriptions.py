@@ -271,3 +271,62 @@ async def test_dropped_connections_leave_no_tasks_behind(
     assert len(asyncio.all_tasks()) <= baseline, (
         f"{len(asyncio.all_tasks())} tasks after 500 connections, {baseline} before"
     )
+
+
+async def test_subscribers_of_one_partner_share_each_event(
+    client: GraphQLClient, server_url: str
+) -> None:
+    # given two dashboards of one partner on separate connections
+    partner = await register_partner(client, public=True)
+    async with session(server_url, partner.token) as one, session(server_url, partner.token) as two:
+        await subscribe(one, INQUIRY_RECEIVED, "a")
+        await subscribe(two, INQUIRY_RECEIVED, "b")
+        await asyncio.sleep(0.1)
+        # when one inquiry arrives
+        await client.mutate(SUBMIT, inquiry(partner.slug, "Shared Event"))
+        # then each receives it once, under its own operation id
+        first = json.loads(await asyncio.wait_for(one.recv(), 3))
+        second = json.loads(await asyncio.wait_for(two.recv(), 3))
+        assert (first["id"], second["id"]) == ("a", "b")
+        assert (
+            first["payload"]
+            == second["payload"]
+            == {
+                "data": {
+                    "inquiryReceived": {"name": "Shared Event", "message": "Hello", "status": "NEW"}
+                }
+            }
+        )
+        await nothing_arrives(one, within=0.3)
+        await nothing_arrives(two, within=0.1)
+
+
+async def test_a_late_subscriber_gets_the_current_counts_at_once(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client, public=True)
+    async with session(server_url, partner.token) as early:
+        await subscribe(early, PENDING_COUNTS)
+        assert await next_data(early) == {
+            "data": {"pendingCounts": {"invitations": 0, "inquiries": 0}}
+        }
+        await client.mutate(SUBMIT, inquiry(partner.slug))
+        assert await next_data(early) == {
+            "data": {"pendingCounts": {"invitations": 0, "inquiries": 1}}
+        }
+        async with session(server_url, partner.token) as late:
+            await subscribe(late, PENDING_COUNTS)
+            assert await next_data(late) == {
+                "data": {"pendingCounts": {"invitations": 0, "inquiries": 1}}
+            }
+
+
+async def test_a_broken_subscription_document_errors_for_each_subscriber(
+    client: GraphQLClient, server_url: str
+) -> None:
+    partner = await register_partner(client)
+    async with session(server_url, partner.token) as one, session(server_url, partner.token) as two:
+        for socket in (one, two):
+            await subscribe(socket, "subscription { pendingCounts { nope } }", "bad")
+            message = json.loads(await asyncio.wait_for(socket.recv(), 3))
+            assert message["type"] == "error" and message["id"] == "bad", message
