@@ -182,6 +182,45 @@ def validate_new_customer(problems: Problems, given: Mapping[str, Any]) -> dict[
     return values
 
 
+@dataclass(frozen=True)
+class CustomerTarget:
+    """Where a convert or connect goes: a new customer (fields given) or an existing one."""
+
+    new_customer: Mapping[str, Any] | None = None
+    existing_customer_id: int | None = None
+
+
+def new_customer_fields(source: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of a customer made from an inquiry or account: `source`, overridden by `given`.
+
+    A company name makes a COMPANY unless the input asks for COMPANY anyway; `kind` PERSON
+    is the input's default and cannot be told apart from "not given", so a person with
+    a company name is had by clearing `companyName` (or editing the customer later).
+    """
+    fields = {name: value for name, value in source.items() if value is not None}
+    fields.update({name: value for name, value in given.items() if name != "kind"})
+    has_company = bool((fields.get("company_name") or "").strip())
+    asked_company = given.get("kind") == CustomerKind.COMPANY
+    fields["kind"] = CustomerKind.COMPANY if asked_company or has_company else CustomerKind.PERSON
+    return fields
+
+
+async def prepare_target(
+    actor: Actor, target: CustomerTarget, source: Mapping[str, Any]
+) -> tuple[Customer | None, dict[str, Any]]:
+    """(the existing customer, or None and the validated fields of the new one), before any write.
+
+    `source` holds the fields taken over from an inquiry or account; the input overrides them.
+    """
+    if target.existing_customer_id is not None:
+        path = ("target", "existingCustomerId")
+        return await require_customer(actor, target.existing_customer_id, path), {}
+    problems = Problems(("target", "newCustomer"))
+    values = validate_new_customer(problems, new_customer_fields(source, target.new_customer or {}))
+    problems.raise_if_any()
+    return None, values
+
+
 async def allocate_customer_number(partner_id: int) -> int:
     """The partner's next customer number; call inside a transaction (the row lock orders them)."""
     await Partner.filter(id=partner_id).update(customer_seq=F("customer_seq") + 1)

@@ -13,7 +13,7 @@ from models.item import TaskPriority
 from models.partner import MemberRole, Partner, PartnerMember
 from resolvers import auth, customers, inquiries, invitations, items, partners
 from resolvers.actor import Actor
-from resolvers.inquiries import CustomerTarget
+from resolvers.customers import CustomerTarget
 from resolvers.passwords import hash_password
 
 DEMO_PASSWORD = "demo-password-1"

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import events
 from models.activity import ActivityVerb
-from models.customer import Customer, CustomerKind, CustomerSource
+from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
-from resolvers.customers import insert_customer, require_customer, validate_new_customer
+from resolvers.customers import (
+    CustomerTarget,
+    insert_customer,
+    prepare_target,
+)
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
 from resolvers.partners import public_profile
@@ -23,29 +26,6 @@ from resolvers.validation import Problems, clean_email, clean_phone, clean_text,
 NEWEST_FIRST = (SortKey("id", descending=True),)
 MESSAGE_MAX_LENGTH = 5000
 INQUIRY_PATH = ("inquiryId",)
-
-
-@dataclass(frozen=True)
-class CustomerTarget:
-    """Where a convert or connect goes: a new customer (fields given) or an existing one."""
-
-    new_customer: Mapping[str, Any] | None = None
-    existing_customer_id: int | None = None
-
-
-def new_customer_fields(source: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a customer made from an inquiry or account: `source`, overridden by `given`.
-
-    A company name makes a COMPANY unless the input asks for COMPANY anyway; `kind` PERSON
-    is the input's default and cannot be told apart from "not given", so a person with
-    a company name is had by clearing `companyName` (or editing the customer later).
-    """
-    fields = {name: value for name, value in source.items() if value is not None}
-    fields.update({name: value for name, value in given.items() if name != "kind"})
-    has_company = bool((fields.get("company_name") or "").strip())
-    asked_company = given.get("kind") == CustomerKind.COMPANY
-    fields["kind"] = CustomerKind.COMPANY if asked_company or has_company else CustomerKind.PERSON
-    return fields
 
 
 async def new_inquiry_count(actor: Actor) -> int:
@@ -170,18 +150,7 @@ async def convert_inquiry(
     inquiry = await _require_inquiry(actor, inquiry_id)
     if inquiry.status != InquiryStatus.NEW:
         raise _not_new(inquiry)
-    existing: Customer | None = None
-    values: dict[str, Any] = {}
-    if target.existing_customer_id is not None:
-        existing = await require_customer(
-            actor, target.existing_customer_id, ("target", "existingCustomerId")
-        )
-    else:
-        problems = Problems(("target", "newCustomer"))
-        values = validate_new_customer(
-            problems, new_customer_fields(_inquiry_fields(inquiry), target.new_customer or {})
-        )
-        problems.raise_if_any()
+    existing, values = await prepare_target(actor, target, _inquiry_fields(inquiry))
 
     now = datetime.now(UTC)
     async with events.transaction():
@@ -196,17 +165,15 @@ async def convert_inquiry(
         )
         if not won:
             raise await _lost_to(inquiry.id)
+        customer = existing or await insert_customer(
+            actor,
+            member.partner_id,
+            values,
+            CustomerSource.INQUIRY,
+            "Customer {name} created from an inquiry",
+        )
         if existing is None:
-            customer = await insert_customer(
-                actor,
-                member.partner_id,
-                values,
-                CustomerSource.INQUIRY,
-                "Customer {name} created from an inquiry",
-            )
             await Inquiry.filter(id=inquiry.id).update(customer_id=customer.id)
-        else:
-            customer = existing
         await record_activity(
             member.partner_id,
             ActivityVerb.INQUIRY_CONVERTED,

@@ -28,7 +28,11 @@ from models.outbox import EmailDelivery
 from models.partner import Partner
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
-from resolvers.customers import insert_customer, require_customer, validate_new_customer
+from resolvers.customers import (
+    CustomerTarget,
+    insert_customer,
+    prepare_target,
+)
 from resolvers.errors import (
     AlreadyProcessed,
     Conflict,
@@ -37,7 +41,6 @@ from resolvers.errors import (
     NotFound,
     ProfileNotPublic,
 )
-from resolvers.inquiries import CustomerTarget, new_customer_fields
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
 from resolvers.partners import public_profile
 from resolvers.rate_limits import Limit, enforce
@@ -291,18 +294,7 @@ async def connect_customer(
     if invitation.status != InvitationStatus.PENDING:
         raise _not_pending(invitation)
     account = await AccountHolder.get(id=invitation.account_id)
-    existing: Customer | None = None
-    values: dict[str, Any] = {}
-    if target.existing_customer_id is not None:
-        existing = await require_customer(
-            actor, target.existing_customer_id, ("target", "existingCustomerId")
-        )
-    else:
-        problems = Problems(("target", "newCustomer"))
-        values = validate_new_customer(
-            problems, new_customer_fields(_account_fields(account), target.new_customer or {})
-        )
-        problems.raise_if_any()
+    existing, values = await prepare_target(actor, target, _account_fields(account))
     partner = await Partner.get(id=member.partner_id)
 
     now = datetime.now(UTC)

@@ -8,7 +8,7 @@ import strawberry
 
 from models.inquiry import Inquiry as InquiryModel
 from models.inquiry import InquiryStatus
-from resolvers import inquiries
+from resolvers import customers, inquiries
 from resolvers.errors import DomainError
 from resolvers.pagination import Page
 from schema.context import Info
@@ -105,15 +105,15 @@ class CustomerTarget:
     existing_customer_id: strawberry.ID | None = strawberry.UNSET
 
 
-def customer_target(target: CustomerTarget) -> inquiries.CustomerTarget:
+def customer_target(target: CustomerTarget) -> customers.CustomerTarget:
     """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
     if isinstance(target.existing_customer_id, str):  # "" is an id too (a malformed one)
-        return inquiries.CustomerTarget(
+        return customers.CustomerTarget(
             existing_customer_id=customer_pk(
                 target.existing_customer_id, ("target", "existingCustomerId")
             )
         )
-    return inquiries.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
+    return customers.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
 
 
 @strawberry.input

@@ -30,6 +30,7 @@ from strawberry.types.execution import PreExecutionError
 
 from events import DEFAULT_MAX_QUEUED, Event, EventKind, get_broker
 from resolvers import activity, inquiries, invitations
+from resolvers.actor import Actor
 from schema.activity import ActivityEvent
 from schema.context import Info, Loaders
 from schema.inquiries import Inquiry
@@ -125,36 +126,35 @@ class LiveSubscription:
 
     @strawberry.subscription(description="Each access authorization sent to the partner, once.")
     async def invitation_received(self, info: Info) -> AsyncGenerator[AccessInvitation, None]:
-        async for event in _events(info):
-            if event.kind == EventKind.INVITATION_RECEIVED and event.subject_id is not None:
-                found = await shared_reads.get(
-                    (event.id, "invitation"),
-                    partial(invitations.get_invitation, info.context.actor, event.subject_id),
-                )
-                if found is not None:
-                    yield AccessInvitation.from_model(found)
+        async for found in _subjects(
+            info, EventKind.INVITATION_RECEIVED, invitations.get_invitation
+        ):
+            yield AccessInvitation.from_model(found)
 
     @strawberry.subscription(description="Each inquiry sent to the partner, once.")
     async def inquiry_received(self, info: Info) -> AsyncGenerator[Inquiry, None]:
-        async for event in _events(info):
-            if event.kind == EventKind.INQUIRY_RECEIVED and event.subject_id is not None:
-                found = await shared_reads.get(
-                    (event.id, "inquiry"),
-                    partial(inquiries.get_inquiry, info.context.actor, event.subject_id),
-                )
-                if found is not None:
-                    yield Inquiry.from_model(found)
+        async for found in _subjects(info, EventKind.INQUIRY_RECEIVED, inquiries.get_inquiry):
+            yield Inquiry.from_model(found)
 
     @strawberry.subscription(description="The partner's live activity feed, one event per change.")
     async def activity(self, info: Info) -> AsyncGenerator[ActivityEvent, None]:
-        async for event in _events(info):
-            if event.kind == EventKind.ACTIVITY_RECORDED and event.subject_id is not None:
-                found = await shared_reads.get(
-                    (event.id, "activity"),
-                    partial(activity.get_activity_event, info.context.actor, event.subject_id),
-                )
-                if found is not None:
-                    yield ActivityEvent.from_model(found)
+        async for found in _subjects(
+            info, EventKind.ACTIVITY_RECORDED, activity.get_activity_event
+        ):
+            yield ActivityEvent.from_model(found)
+
+
+async def _subjects(
+    info: Info, kind: EventKind, read: Callable[[Actor, int], Awaitable[T | None]]
+) -> AsyncGenerator[T, None]:
+    """The rows that events of `kind` name, each read once per event and still visible."""
+    async for event in _events(info):
+        if event.kind == kind and event.subject_id is not None:
+            found = await shared_reads.get(
+                (event.id, kind), partial(read, info.context.actor, event.subject_id)
+            )
+            if found is not None:
+                yield found
 
 
 # ---------------------------------------------------------------- one execution per event
