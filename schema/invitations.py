@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
@@ -11,6 +12,7 @@ from models.invitation import AccessPermission, AccessScope, InvitationStatus
 from models.outbox import EmailDelivery as EmailDeliveryModel
 from models.outbox import EmailStatus
 from resolvers import invitations
+from resolvers.actor import Actor
 from resolvers.errors import DomainError
 from resolvers.pagination import Page
 from schema.auth import AccountHolder
@@ -263,6 +265,22 @@ class InvitationQuery:
         return [AccessInvitation.from_model(invitation) for invitation in found]
 
 
+async def _account_decision(
+    info: Info,
+    decide: Callable[[Actor, int], Awaitable[AccessInvitationModel]],
+    input: InvitationIdInput,
+) -> InvitationPayload:
+    """An account holder's withdraw or revoke: same checks, same payload."""
+    try:
+        info.context.actor.require_account()  # a visitor learns nothing from the id
+        invitation = await decide(info.context.actor, invitation_pk(input.invitation_id))
+    except DomainError as error:
+        return InvitationPayload.failed(error)
+    return InvitationPayload(
+        invitation=AccessInvitation.from_model(invitation), customer=None, errors=[]
+    )
+
+
 @strawberry.type
 class InvitationMutation:
     @strawberry.mutation(description="Realm ACCOUNT: authorize a partner (public profile).")
@@ -281,31 +299,13 @@ class InvitationMutation:
 
     @strawberry.mutation(description="Realm ACCOUNT: take back a PENDING authorization.")
     async def withdraw_invitation(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
-        try:
-            info.context.actor.require_account()
-            invitation = await invitations.withdraw_invitation(
-                info.context.actor, invitation_pk(input.invitation_id)
-            )
-        except DomainError as error:
-            return InvitationPayload.failed(error)
-        return InvitationPayload(
-            invitation=AccessInvitation.from_model(invitation), customer=None, errors=[]
-        )
+        return await _account_decision(info, invitations.withdraw_invitation, input)
 
     @strawberry.mutation(
         description="Realm ACCOUNT: end a CONNECTED authorization; the partner's customer keeps its data."
     )
     async def revoke_access(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
-        try:
-            info.context.actor.require_account()
-            invitation = await invitations.revoke_access(
-                info.context.actor, invitation_pk(input.invitation_id)
-            )
-        except DomainError as error:
-            return InvitationPayload.failed(error)
-        return InvitationPayload(
-            invitation=AccessInvitation.from_model(invitation), customer=None, errors=[]
-        )
+        return await _account_decision(info, invitations.revoke_access, input)
 
     @strawberry.mutation(
         description="Accept a PENDING authorization into a new or existing customer; e-mails the account holder."

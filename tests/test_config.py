@@ -14,6 +14,14 @@ from config import ConfigError, Settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def partnerdesk(
+    args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The `partnerdesk` command line, run as a fresh process (as a user would run it)."""
+    command = [sys.executable, "-c", f"import app, sys; sys.exit(app.main({args!r}))"]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_defaults_match_the_design() -> None:
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite://partnerdesk.sqlite3"
@@ -61,14 +69,7 @@ def test_bad_values_name_the_variable(name: str, value: str) -> None:
 
 
 def test_cli_fails_with_one_clear_line_on_a_bad_value() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
-        cwd=ROOT,
-        env={"PARTNERDESK_PORT": "x", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = partnerdesk(["migrate"], {"PARTNERDESK_PORT": "x", "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2
     assert (
         result.stderr.strip()
@@ -77,13 +78,7 @@ def test_cli_fails_with_one_clear_line_on_a_bad_value() -> None:
 
 
 def test_export_schema_prints_the_sdl() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['export-schema']))"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = partnerdesk(["export-schema"])
     assert result.returncode == 0, result.stderr
     assert "type Customer implements Node" in result.stdout
 
@@ -93,32 +88,11 @@ def test_migrate_and_seed_demo_on_a_fresh_database(tmp_path: Path) -> None:
         "PARTNERDESK_DATABASE_URL": f"sqlite://{tmp_path / 'demo.sqlite3'}",
         "PATH": "/usr/bin:/bin",
     }
-    migrate = subprocess.run(
-        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    migrate = partnerdesk(["migrate"], env)
     assert migrate.returncode == 0, migrate.stderr
-    again = subprocess.run(
-        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['migrate']))"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = partnerdesk(["migrate"], env)
     assert again.returncode == 0, again.stderr
-    seed = subprocess.run(
-        [sys.executable, "-c", "import app, sys; sys.exit(app.main(['seed-demo']))"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    seed = partnerdesk(["seed-demo"], env)
     assert seed.returncode == 0, seed.stderr
     assert "owner@studio-aurora.example" in seed.stdout
     assert "anna.bianchi@example.org" in seed.stdout
