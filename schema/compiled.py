@@ -48,10 +48,12 @@ from graphql.execution import ExecutionResult
 from strawberry.extensions import SchemaExtension
 from tortoise.connection import get_connection
 
+from models.partner import PartnerMember
 from resolvers.customers import SORT_COLUMNS, CustomerSortField
 from resolvers.errors import DomainError
 from resolvers.pagination import EPOCH, MICROSECOND, PageRequest, SortKey, decode_cursor
 from resolvers.validation import filter_text, search_words
+from schema.documents import chosen_operation, fragments_of, request_variables
 from schema.ids import parse_global_id, to_global_id
 from schema.items import format_amount
 
@@ -613,7 +615,7 @@ class Compiler:
         # resolvers/invitations.py pending_invitation_count: PENDING and not yet expired
         return (
             f"(SELECT count(*) FROM access_invitation WHERE partner_id = {self.sql.p(self.partner_id)}"
-            f" AND status = 'PENDING' AND expires_at > {self.sql.p(_now())})"
+            f" AND status = 'PENDING' AND expires_at > {self.sql.p(NOW)})"
         )
 
     def new_inquiry_count(self) -> str:
@@ -860,8 +862,15 @@ class Compiler:
         return conditions
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class _Now:
+    """A parameter bound to the time the statement runs, so that a compiled statement can
+    be kept and run again (schema/fast_reads.py caches them)."""
+
+    def __repr__(self) -> str:
+        return "NOW"
+
+
+NOW = _Now()
 
 
 # ---------------------------------------------------------------- the extension
@@ -890,6 +899,39 @@ def compile_operation(
 DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "sqlite": Sqlite}
 
 
+def compile_statement(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    member: PartnerMember,
+) -> tuple[str, list[Any]] | None:
+    """The one statement answering the operation for `member`'s partner, or None when the
+    operation is not supported here (the resolvers answer it)."""
+    make_dialect = DIALECTS.get(get_connection("default").capabilities.dialect)
+    if make_dialect is None:
+        return None
+    try:
+        return compile_operation(
+            operation, fragments, variables, member.partner_id, member.id, make_dialect()
+        )
+    except Unsupported:
+        return None
+
+
+async def run_statement(sql: str, params: list[Any]) -> CompiledData | None:
+    """The `data` a compiled statement reads; None if it failed (the resolvers answer)."""
+    connection = get_connection("default")
+    bound = [datetime.now(UTC) if param is NOW else param for param in params]
+    try:
+        if connection.capabilities.dialect == "sqlite":
+            await _register_sqlite_functions(connection)
+        _count, rows = await connection.execute_query(sql, bound)
+    except Exception:  # the resolvers answer instead, with their own errors if any
+        log.exception("compiled read failed; falling back to the resolvers: %s", sql)
+        return None
+    return CompiledData(rows[0]["data"])
+
+
 class CompiledReads(SchemaExtension):
     """Answers supported queries with one SQL statement; everything else falls through."""
 
@@ -904,43 +946,18 @@ class CompiledReads(SchemaExtension):
     async def _try_compiled(self) -> ExecutionResult | None:
         context = self.execution_context
         document = context.graphql_document
-        request = context.context
-        actor = getattr(request, "actor", None)
+        actor = getattr(context.context, "actor", None)
         if document is None or actor is None or actor.member is None:
             return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if context.operation_name:
-            operations = [
-                o for o in operations if o.name and o.name.value == context.operation_name
-            ]
-        if len(operations) != 1:
+        operation = chosen_operation(document, context.operation_name)
+        if operation is None:
             return None
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
-        connection = get_connection("default")
-        make_dialect = DIALECTS.get(connection.capabilities.dialect)
-        if make_dialect is None:
+        variables = request_variables(context.schema._schema, operation, context.variables)
+        if variables is None:
             return None
-        if connection.capabilities.dialect == "sqlite":
-            await _register_sqlite_functions(connection)
-        try:
-            sql, params = compile_operation(
-                operations[0],
-                fragments,
-                context.variables or {},
-                actor.member.partner_id,
-                actor.member.id,
-                make_dialect(),
-            )
-        except Unsupported:
-            return None
-        try:
-            _count, rows = await connection.execute_query(sql, params)
-        except Exception:  # the resolvers answer instead, with their own errors if any
-            log.exception("compiled read failed; falling back to the resolvers: %s", sql)
-            return None
-        return ExecutionResult(data=CompiledData(rows[0]["data"]))
+        statement = compile_statement(operation, fragments_of(document), variables, actor.member)
+        data = None if statement is None else await run_statement(*statement)
+        return ExecutionResult(data=data) if data is not None else None
 
 
 def _sqlite_base64url(text: str) -> str:

@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DirectiveNode,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -40,9 +42,23 @@ from strawberry.extensions import (
 )
 
 from config import Settings
+from schema.documents import chosen_operation, fragments_of, request_variables
 
 # A list without `first`/`last` (Customer.domains, ...) is assumed to hold this many rows.
 UNPAGINATED_LIST_ROWS = 5
+
+
+def shape_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The validation rules of the query-shape limits (depth, aliases, directives, and
+    introspection in production), on top of graphql-core's specified rules."""
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *MaxDirectivesLimiter(settings.max_directives).validation_rules,
+    ]
+    if settings.production:
+        rules += DisableIntrospection().validation_rules
+    return rules
 
 
 def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
@@ -52,13 +68,7 @@ def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     classes made anew per request (as each limiter's constructor makes them) would miss the
     cache every time, re-validating every document (~2 ms per request).
     """
-    rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
-        *MaxDirectivesLimiter(settings.max_directives).validation_rules,
-    ]
-    if settings.production:
-        rules += DisableIntrospection().validation_rules
+    rules = shape_rules(settings)
     return [
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: AddValidationRules(rules),
@@ -99,26 +109,31 @@ class QueryCostLimiter(SchemaExtension):
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.result is None:
-            schema = context.schema._schema
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-            if context.operation_name:
-                operations = [
-                    o for o in operations if o.name and o.name.value == context.operation_name
-                ]
-            if len(operations) == 1:
-                estimate = CostEstimate(schema, fragments, context.variables or {})
-                cost = estimate.operation(operations[0])
-                if cost > self.ceiling:
-                    message = f"Query is too expensive: estimated cost {cost} exceeds the limit of {self.ceiling}; ask for fewer rows (first/last) or fields."
-                    context.result = ExecutionResult(
-                        data=None, errors=[GraphQLError(message, operations[0])]
-                    )
+            operation = chosen_operation(document, context.operation_name)
+            if operation is not None:
+                schema = context.schema._schema
+                # Omitted variables count with their defaults (a `$first: Int = 100`).
+                variables = request_variables(schema, operation, context.variables)
+                error = self.refusal(
+                    schema, document, operation, variables or context.variables or {}
+                )
+                if error is not None:
+                    context.result = ExecutionResult(data=None, errors=[error])
         yield
+
+    def refusal(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+    ) -> GraphQLError | None:
+        """The error refusing `operation` with these variables, or None if it is cheap enough."""
+        cost = CostEstimate(schema, fragments_of(document), variables).operation(operation)
+        if cost <= self.ceiling:
+            return None
+        message = f"Query is too expensive: estimated cost {cost} exceeds the limit of {self.ceiling}; ask for fewer rows (first/last) or fields."
+        return GraphQLError(message, operation)
 
 
 class CostEstimate:

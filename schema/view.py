@@ -34,6 +34,7 @@ from config import Settings
 from resolvers.auth import authenticate
 from schema.compiled import CompiledData
 from schema.context import Context, Loaders
+from schema.fast_reads import FastReads
 from schema.subscriptions import SharedStreams
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -141,6 +142,8 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.settings = settings
+        # Compiled queries skip Strawberry's request pipeline (schema/fast_reads.py).
+        self.fast_reads = FastReads(schema._schema, settings) if settings.compiled_reads else None
         self.shared_streams = SharedStreams()
         self.sharing_schema = cast(BaseSchema, _SharingSchema(self.schema, self.shared_streams))
         self.trusted_proxies = [
@@ -148,7 +151,8 @@ class GraphQLView(GraphQL[Context, None]):
         ]
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        actor = await authenticate(bearer_token(request))
+        # The fast lane may have looked the token up already.
+        actor = getattr(request.state, "actor", None) or await authenticate(bearer_token(request))
         actor = replace(actor, client_ip=client_ip(request, self.trusted_proxies))
         return Context.build(request, self.settings, actor, response)
 
@@ -224,6 +228,10 @@ class GraphQLView(GraphQL[Context, None]):
             declared = request.headers.get("content-length", "")
             if (declared.isdigit() and int(declared) > limit) or len(await request.body()) > limit:
                 return _error_response(413, f"Request body too large: at most {limit} bytes.")
+            if self.fast_reads is not None:
+                body = await self.fast_reads.answer(request, bearer_token(request))
+                if body is not None:
+                    return Response(body, headers={"content-type": f"{media_type}; charset=utf-8"})
         try:
             response = await super().run(request, UNSET, UNSET)
         except HTTPException as error:

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,8 +24,7 @@ from starlette.applications import Starlette
 from app import create_app
 from config import Settings
 from models.customer import Customer
-from schema import create_schema
-from schema.compiled import CompiledReads
+from schema import compiled, create_schema, fast_reads
 from tests.conftest import StatementCounter
 from tests.support import GraphQLClient, create_customer, register_account, register_partner
 
@@ -188,16 +188,18 @@ async def world(client: GraphQLClient) -> dict[str, str]:
 
 @pytest.fixture
 def compiled_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records, per request, whether the compiled path answered it."""
+    """Records, per compiled attempt, whether the compiled path answered it (from the HTTP
+    fast lane or from the CompiledReads extension: both call `run_statement`)."""
     answered: list[bool] = []
-    original = CompiledReads._try_compiled
+    original = compiled.run_statement
 
-    async def recording(self: CompiledReads) -> object:
-        result = await original(self)
+    async def recording(*args: Any) -> object:
+        result = await original(*args)
         answered.append(result is not None)
         return result
 
-    monkeypatch.setattr(CompiledReads, "_try_compiled", recording)
+    monkeypatch.setattr(compiled, "run_statement", recording)
+    monkeypatch.setattr(fast_reads, "run_statement", recording)
     return answered
 
 
@@ -310,3 +312,68 @@ async def test_generated_queries_get_identical_answers(
     assert compiled_count >= len(queries) // 10, (
         "the generator should reach the compiled path often"
     )
+
+
+# ---------------------------------------------------------------- the HTTP fast lane
+
+FAST_LANE_CASES: list[tuple[str, dict[str, Any], str | None]] = [
+    # answered by the lane: defaults of omitted variables apply, the named operation runs
+    (
+        "query($first: Int = 2) { customers(first: $first) { edges { node { customerNumber } } } }",
+        {},
+        None,
+    ),
+    (
+        "query A { customers(first: 1) { totalCount } } query B { viewer { realm } }",
+        {},
+        "B",
+    ),
+    # left to the ordinary path, which reports the error
+    ("query($first: Int!) { customers(first: $first) { totalCount } }", {}, None),
+    ("query($first: Int) { customers(first: $first) { totalCount } }", {"first": "x"}, None),
+    ("query A { viewer { realm } } query B { viewer { realm } }", {}, None),
+    ("query A { viewer { realm } }", {}, "C"),
+    ("{ customers(first: 1) { totalCount nope } }", {}, None),
+    ("{ customers(first: 1) { totalCount }", {}, None),
+    ("{ customers(first: 101) { totalCount } }", {}, None),
+]
+
+
+async def test_the_fast_lane_answers_like_the_ordinary_path(
+    client: GraphQLClient, resolvers_only: GraphQLClient, world: dict[str, str]
+) -> None:
+    for query, variables, operation_name in FAST_LANE_CASES:
+        body = {"query": query, "variables": variables, "operationName": operation_name}
+        headers = {"authorization": f"Bearer {world['token']}"}
+        fast = await client.http.post("/graphql", json=body, headers=headers)
+        ordinary = await resolvers_only.http.post("/graphql", json=body, headers=headers)
+        assert (fast.status_code, fast.json()) == (ordinary.status_code, ordinary.json()), query
+        assert fast.headers["content-type"] == ordinary.headers["content-type"]
+
+
+async def test_the_fast_lane_skips_strawberrys_pipeline(
+    client: GraphQLClient,
+    world: dict[str, str],
+    count_queries: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    executed: list[str] = []
+    original = compiled.CompiledReads.on_execute
+
+    def recording(self: compiled.CompiledReads) -> Any:
+        executed.append(self.execution_context.query or "")
+        return original(self)
+
+    monkeypatch.setattr(compiled.CompiledReads, "on_execute", recording)
+    # a member's supported query: the lane answers, with the token look-up and one statement
+    count_queries.reset()
+    data = await client.gql("{ customers(first: 3) { totalCount } }", {}, world["token"])
+    assert data == {"customers": {"totalCount": 6}}
+    assert (executed, count_queries.count) == ([], 2)
+    # an account holder: the ordinary path answers, without looking the token up again
+    account = await register_account(client)
+    executed.clear()
+    count_queries.reset()
+    refused = await client.raw("{ customers(first: 3) { totalCount } }", {}, account.token)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert (executed, count_queries.count) == (["{ customers(first: 3) { totalCount } }"], 1)
