@@ -52,6 +52,12 @@ def _connection(database_url: str) -> str | dict[str, Any]:
         return database_url
     expanded = expand_db_url(database_url)
     expanded["credentials"]["reset"] = _release_connection
+    # Plan each prepared statement once per connection. Under the default ("auto") PostgreSQL
+    # re-plans the compiled read statements on every run, because a custom plan looks
+    # cheaper than the generic one; planning the Q2 page costs more than running it
+    # (bench/RESULTS.md). Every statement here is keyed by partner and indexed for it, so
+    # the generic plan is the one a custom plan would pick anyway.
+    expanded["credentials"]["server_settings"] = {"plan_cache_mode": "force_generic_plan"}
     return expanded
 
 

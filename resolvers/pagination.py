@@ -137,7 +137,14 @@ def _beyond(keys: Sequence[SortKey], values: list[Any], forwards: bool) -> Q:
         conditions = {keys[i].field: values[i] for i in range(position)}
         conditions[f"{key.field}__{operator}"] = values[position]
         alternatives.append(Q(**conditions))
-    return Q(*alternatives, join_type=Q.OR)
+    # The first key's inclusive bound says nothing new, but it is what an index range scan
+    # can use: to a generic PostgreSQL plan (config.py) the OR alone is only a row filter.
+    first_bound = "lte" if keys[0].descending != forwards else "gte"
+    return Q(
+        Q(**{f"{keys[0].field}__{first_bound}": values[0]}),
+        Q(*alternatives, join_type=Q.OR),
+        join_type=Q.AND,
+    )
 
 
 async def keyset_page(
