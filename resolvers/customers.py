@@ -14,6 +14,7 @@ import events
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerKind, CustomerSource, CustomerStatus
 from models.partner import Partner
+from models.statements import next_in_sequence
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.errors import Conflict, NotFound
@@ -223,9 +224,7 @@ async def prepare_target(
 
 async def allocate_customer_number(partner_id: int) -> int:
     """The partner's next customer number; call inside a transaction (the row lock orders them)."""
-    await Partner.filter(id=partner_id).update(customer_seq=F("customer_seq") + 1)
-    numbers = await Partner.filter(id=partner_id).values_list("customer_seq", flat=True)
-    return int(numbers[0])  # type: ignore[call-overload]  # values_list(flat=True) yields scalars
+    return await next_in_sequence(Partner._meta.db_table, "customer_seq", partner_id)
 
 
 async def insert_customer(

@@ -146,7 +146,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
     """Three NEW inquiries, one converted into a new customer, one assigned, one dismissed."""
     created = []
     for name, email, company, message in INQUIRIES:
-        inquiry = await inquiries.submit_inquiry(
+        inquiry_id = await inquiries.submit_inquiry(
             {
                 "partner_slug": slug,
                 "name": name,
@@ -156,13 +156,13 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
                 "privacy_consent": True,
             }
         )
-        assert inquiry is not None
-        created.append(inquiry)
-    await inquiries.convert_inquiry(owner, created[0].id, CustomerTarget(new_customer={}))
+        assert inquiry_id is not None
+        created.append(inquiry_id)
+    await inquiries.convert_inquiry(owner, created[0], CustomerTarget(new_customer={}))
     await inquiries.convert_inquiry(
-        owner, created[2].id, CustomerTarget(existing_customer_id=existing_customer_id)
+        owner, created[2], CustomerTarget(existing_customer_id=existing_customer_id)
     )
-    await inquiries.dismiss_inquiry(owner, created[3].id, "Spam")
+    await inquiries.dismiss_inquiry(owner, created[3], "Spam")
     for name, email, company, message in INQUIRIES[:3]:
         await inquiries.submit_inquiry(
             {

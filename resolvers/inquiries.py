@@ -10,6 +10,7 @@ import events
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
+from models.statements import insert_returning_id
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import (
@@ -19,7 +20,7 @@ from resolvers.customers import (
 )
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
-from resolvers.partners import public_profile
+from resolvers.partners import public_partner_id
 from resolvers.rate_limits import Limit, enforce
 from resolvers.validation import Problems, clean_email, clean_phone, clean_text, split_name
 
@@ -37,8 +38,8 @@ async def new_inquiry_count(actor: Actor) -> int:
 
 async def submit_inquiry(
     given: Mapping[str, Any], *, client_ip: str | None = None, min_fill_seconds: float = 0
-) -> Inquiry | None:
-    """Store a visitor's inquiry to a public profile; None when a spam trap caught a bot.
+) -> int | None:
+    """Store a visitor's inquiry to a public profile: its id; None when a spam trap caught a bot.
 
     Traps (answered like a success, so the bot learns nothing): a filled honeypot field,
     and a form sent back sooner than `min_fill_seconds` after it was rendered.
@@ -52,12 +53,12 @@ async def submit_inquiry(
         age = (datetime.now(UTC) - rendered_at).total_seconds()
         if age < min_fill_seconds or age > 86_400:
             return None
-    partner = await public_profile(given.get("partner_slug") or "")
-    if partner is None:
+    partner_id = await public_partner_id(given.get("partner_slug") or "")
+    if partner_id is None:
         raise ProfileNotPublic(
             "This partner does not take inquiries: the profile is not public.", ("partnerSlug",)
         )
-    await enforce((Limit.INQUIRY_PER_IP, client_ip), (Limit.INQUIRY_PER_PARTNER, partner.id))
+    await enforce((Limit.INQUIRY_PER_IP, client_ip), (Limit.INQUIRY_PER_PARTNER, partner_id))
     problems = Problems()
     name = clean_text(
         problems, "name", given.get("name"), max_length=200, required=True, label="Name"
@@ -81,21 +82,27 @@ async def submit_inquiry(
     problems.raise_if_any()
     assert name is not None and email is not None and message is not None
     async with events.transaction():
-        inquiry = await Inquiry.create(
-            partner_id=partner.id,
-            name=name,
-            email=email,
-            phone=phone,
-            company_name=company_name,
-            message=message,
+        # The public form's hot path: plain INSERTs, no model objects (models/statements.py).
+        inquiry_id = await insert_returning_id(
+            Inquiry._meta.db_table,
+            {
+                "partner_id": partner_id,
+                "status": InquiryStatus.NEW.value,
+                "name": name,
+                "email": email,
+                "phone": phone,
+                "company_name": company_name,
+                "message": message,
+                "received_at": datetime.now(UTC),
+            },
         )
         await record_activity(
-            partner.id,
+            partner_id,
             ActivityVerb.INQUIRY_RECEIVED,
             f"Inquiry received from {name}" + (f" ({company_name})" if company_name else ""),
-            subject=("Inquiry", inquiry.id),
+            subject=("Inquiry", inquiry_id),
         )
-    return inquiry
+    return inquiry_id
 
 
 async def list_inquiries(
@@ -182,7 +189,12 @@ async def convert_inquiry(
             customer_id=customer.id,
             subject=("Inquiry", inquiry.id),
         )
-    return await Inquiry.get(id=inquiry.id), customer
+    # What the two updates wrote, without reading the row back.
+    inquiry.status = InquiryStatus.ASSIGNED
+    inquiry.assigned_at = now
+    inquiry.assigned_by_id = member.id
+    inquiry.customer_id = customer.id
+    return inquiry, customer
 
 
 async def dismiss_inquiry(actor: Actor, inquiry_id: int, reason: str | None) -> Inquiry:

@@ -949,7 +949,7 @@ class CompiledReads(SchemaExtension):
         if document is None or actor is None or actor.member is None:
             return None
         operation = chosen_operation(document, context.operation_name)
-        if operation is None:
+        if operation is None or operation.operation != OperationType.QUERY:
             return None
         variables = request_variables(context.schema._schema, operation, context.variables)
         if variables is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
@@ -78,10 +78,15 @@ class Context:
     settings: Settings
     actor: Actor
     loaders: Loaders
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16])
     response: Any = None
     # Websockets: the connection_init payload; the actor comes from its "authorization".
     connection_params: dict[str, Any] | None = None
+
+    @functools.cached_property
+    def request_id(self) -> str:
+        """The id a masked server fault is reported and logged under; made only when one
+        is (a random id costs a system call, which most requests need not pay)."""
+        return uuid.uuid4().hex[:16]
 
     @classmethod
     def build(

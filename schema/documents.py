@@ -29,6 +29,18 @@ def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
     return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
+def with_defaults(
+    operation: OperationDefinitionNode, given: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The request's variables with the defaults of omitted ones filled in, unchecked."""
+    variables = dict(given or {})
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name not in variables and definition.default_value is not None:
+            variables[name] = value_from_ast_untyped(definition.default_value)
+    return variables
+
+
 def request_variables(
     schema: GraphQLSchema, operation: OperationDefinitionNode, given: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:
@@ -38,13 +50,6 @@ def request_variables(
     code that reads variables without graphql-core's executor (the compiled read path) then
     leaves the request to the executor, which reports the error.
     """
-    given = dict(given or {})
     definitions = operation.variable_definitions or ()
-    coerced = get_variable_values(schema, definitions, given, max_errors=1)
-    if isinstance(coerced, list):
-        return None
-    for definition in definitions:
-        name = definition.variable.name.value
-        if name not in given and definition.default_value is not None:
-            given[name] = value_from_ast_untyped(definition.default_value)
-    return given
+    coerced = get_variable_values(schema, definitions, dict(given or {}), max_errors=1)
+    return None if isinstance(coerced, list) else with_defaults(operation, given)

@@ -42,7 +42,7 @@ from strawberry.extensions import (
 )
 
 from config import Settings
-from schema.documents import chosen_operation, fragments_of, request_variables
+from schema.documents import chosen_operation, fragments_of, with_defaults
 
 # A list without `first`/`last` (Customer.domains, ...) is assumed to hold this many rows.
 UNPAGINATED_LIST_ROWS = 5
@@ -111,12 +111,9 @@ class QueryCostLimiter(SchemaExtension):
         if document is not None and context.result is None:
             operation = chosen_operation(document, context.operation_name)
             if operation is not None:
-                schema = context.schema._schema
                 # Omitted variables count with their defaults (a `$first: Int = 100`).
-                variables = request_variables(schema, operation, context.variables)
-                error = self.refusal(
-                    schema, document, operation, variables or context.variables or {}
-                )
+                variables = with_defaults(operation, context.variables)
+                error = self.refusal(context.schema._schema, document, operation, variables)
                 if error is not None:
                     context.result = ExecutionResult(data=None, errors=[error])
         yield

@@ -1,0 +1,58 @@
+"""Fixed SQL statements for the hot write paths, without model objects.
+
+Tortoise's `Model.create()` builds a model instance, converts every field and then runs
+its INSERT; on the public inquiry form and in every activity row that is most of the
+write's Python time. These helpers run the one statement directly, on whatever
+connection is current (inside `in_transaction()`, the transaction's), in the dialect of
+that connection. Values must already be validated and in the column's Python type;
+datetimes are stored as Tortoise stores them (its SQLite adapter, asyncpg's codec).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tortoise.connection import get_connection
+
+
+def _placeholders(postgres: bool, count: int) -> list[str]:
+    return [f"${n}" for n in range(1, count + 1)] if postgres else ["?"] * count
+
+
+def _is_postgres(connection: Any) -> bool:
+    return bool(connection.capabilities.dialect == "postgres")
+
+
+async def insert_returning_id(table: str, values: Mapping[str, Any]) -> int:
+    """INSERT one row into `table` (a trusted name) and return its new id."""
+    connection = get_connection("default")
+    columns = ", ".join(f'"{column}"' for column in values)
+    marks = ", ".join(_placeholders(_is_postgres(connection), len(values)))
+    sql = f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING id'
+    _count, rows = await connection.execute_query(sql, list(values.values()))
+    return int(rows[0]["id"])
+
+
+async def next_in_sequence(table: str, column: str, row_id: int) -> int:
+    """Increment the counter `column` of one row and return its new value, in one statement.
+
+    The UPDATE locks the row until the transaction ends, so concurrent callers get
+    consecutive values and never the same one.
+    """
+    connection = get_connection("default")
+    (mark,) = _placeholders(_is_postgres(connection), 1)
+    sql = f'UPDATE "{table}" SET "{column}" = "{column}" + 1 WHERE id = {mark} RETURNING "{column}"'
+    _count, rows = await connection.execute_query(sql, [row_id])
+    return int(rows[0][column])
+
+
+async def fetch_value(sql_postgres: str, values: list[Any]) -> Any:
+    """The first column of the first row of a fixed query (written with $1, $2, ...), or None."""
+    connection = get_connection("default")
+    sql = sql_postgres
+    if not _is_postgres(connection):
+        for number in range(len(values), 0, -1):
+            sql = sql.replace(f"${number}", f"?{number}")
+    _count, rows = await connection.execute_query(sql, values)
+    return next(iter(dict(rows[0]).values())) if rows else None
