@@ -6,6 +6,8 @@ write's Python time. These helpers run the one statement directly, on whatever
 connection is current (inside `in_transaction()`, the transaction's), in the dialect of
 that connection. Values must already be validated and in the column's Python type;
 datetimes are stored as Tortoise stores them (its SQLite adapter, asyncpg's codec).
+They read rows with `execute_query_dict`: Tortoise's `execute_query` drops the rows of an
+INSERT or UPDATE on PostgreSQL, RETURNING or not.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ async def insert_returning_id(table: str, values: Mapping[str, Any]) -> int:
     columns = ", ".join(f'"{column}"' for column in values)
     marks = ", ".join(_placeholders(_is_postgres(connection), len(values)))
     sql = f'INSERT INTO "{table}" ({columns}) VALUES ({marks}) RETURNING id'
-    _count, rows = await connection.execute_query(sql, list(values.values()))
+    rows = await connection.execute_query_dict(sql, list(values.values()))
     return int(rows[0]["id"])
 
 
@@ -43,7 +45,7 @@ async def next_in_sequence(table: str, column: str, row_id: int) -> int:
     connection = get_connection("default")
     (mark,) = _placeholders(_is_postgres(connection), 1)
     sql = f'UPDATE "{table}" SET "{column}" = "{column}" + 1 WHERE id = {mark} RETURNING "{column}"'
-    _count, rows = await connection.execute_query(sql, [row_id])
+    rows = await connection.execute_query_dict(sql, [row_id])
     return int(rows[0][column])
 
 
@@ -54,5 +56,5 @@ async def fetch_value(sql_postgres: str, values: list[Any]) -> Any:
     if not _is_postgres(connection):
         for number in range(len(values), 0, -1):
             sql = sql.replace(f"${number}", f"?{number}")
-    _count, rows = await connection.execute_query(sql, values)
-    return next(iter(dict(rows[0]).values())) if rows else None
+    rows = await connection.execute_query_dict(sql, values)
+    return next(iter(rows[0].values())) if rows else None
