@@ -31,10 +31,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from config import Settings
+from resolvers.actor import Actor
 from resolvers.auth import authenticate
 from schema.compiled import CompiledData
 from schema.context import Context, Loaders
-from schema.fast_reads import FastReads
+from schema.fast_lane import FastLane
 from schema.subscriptions import SharedStreams
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -142,8 +143,8 @@ class GraphQLView(GraphQL[Context, None]):
             max_subscriptions_per_connection=settings.ws_max_subscriptions,
         )
         self.settings = settings
-        # Compiled queries skip Strawberry's request pipeline (schema/fast_reads.py).
-        self.fast_reads = FastReads(schema._schema, settings) if settings.compiled_reads else None
+        # POSTed queries and mutations skip Strawberry's request pipeline (schema/fast_lane.py).
+        self.fast_lane = FastLane(schema, settings) if settings.compiled_reads else None
         self.shared_streams = SharedStreams()
         self.sharing_schema = cast(BaseSchema, _SharingSchema(self.schema, self.shared_streams))
         self.trusted_proxies = [
@@ -153,6 +154,9 @@ class GraphQLView(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         # The fast lane may have looked the token up already.
         actor = getattr(request.state, "actor", None) or await authenticate(bearer_token(request))
+        return self.context_for(request, actor, response)
+
+    def context_for(self, request: HTTPConnection, actor: Actor, response: Any = None) -> Context:
         actor = replace(actor, client_ip=client_ip(request, self.trusted_proxies))
         return Context.build(request, self.settings, actor, response)
 
@@ -228,10 +232,14 @@ class GraphQLView(GraphQL[Context, None]):
             declared = request.headers.get("content-length", "")
             if (declared.isdigit() and int(declared) > limit) or len(await request.body()) > limit:
                 return _error_response(413, f"Request body too large: at most {limit} bytes.")
-            if self.fast_reads is not None:
-                body = await self.fast_reads.answer(request, bearer_token(request))
-                if body is not None:
-                    return Response(body, headers={"content-type": f"{media_type}; charset=utf-8"})
+            if self.fast_lane is not None:
+                answer = await self.fast_lane.answer(
+                    request, bearer_token(request), lambda actor: self.context_for(request, actor)
+                )
+                if answer is not None:
+                    status = 400 if answer.request_error and media_type == GRAPHQL_RESPONSE else 200
+                    headers = {"content-type": f"{media_type}; charset=utf-8"}
+                    return Response(answer.body, status_code=status, headers=headers)
         try:
             response = await super().run(request, UNSET, UNSET)
         except HTTPException as error:
