@@ -9,16 +9,17 @@ what the answer depends on, with the same rules:
   caches): parse with the token limit, validate with graphql-core's rules plus the same
   shape limits (depth, aliases, directives, introspection in production), and pick the
   operation. Invalid documents are not answered here;
-- per request: look up the bearer token; check the variables as graphql-core does and
-  apply the cost limit (for compiled reads, once per (document, variables, member));
+- per request: look up the bearer token and apply the cost limit (for compiled reads,
+  once per (document, variables, member), with the variables checked as graphql-core
+  checks them);
 - a query the compiled read path supports, asked by a partner member, is answered by its
   one statement, whose JSON text is the response body (schema/compiled.py);
 - any other query or mutation runs on graphql-core's executor directly, with the request
   context Strawberry would build and the same error translation (schema/extensions.py).
 
-Whatever the lane does not answer — a parse or validation error, bad variables, a cost
-over the limit, a subscription, an unusual request body — goes down the ordinary path
-untouched, which produces every request error. So clients get the ordinary path's bytes:
+Whatever the lane does not answer — a parse or validation error, a cost over the limit,
+a subscription, an unusual request body — goes down the ordinary path untouched, which
+produces those errors. So clients get the ordinary path's bytes:
 the suite runs with the lane on and off (PARTNERDESK_COMPILED_READS), and
 tests/test_compiled.py compares the two directly.
 """
@@ -53,7 +54,7 @@ from resolvers.actor import ANONYMOUS, Actor
 from resolvers.auth import authenticate
 from schema.compiled import compile_statement, run_statement
 from schema.context import Context
-from schema.documents import chosen_operation, fragments_of, request_variables
+from schema.documents import chosen_operation, fragments_of, request_variables, with_defaults
 from schema.extensions import translate_error
 from schema.limits import QueryCostLimiter, shape_rules
 
@@ -158,27 +159,23 @@ class FastLane:
     def _compile(
         self, plan: Plan, given: dict[str, Any] | None, member: PartnerMember
     ) -> tuple[str, list[Any]] | None:
-        variables = self._checked_variables(plan, given)
-        if variables is None:
+        """The compiled statement; None if the compiler does not support the operation, or
+        graphql-core or the cost limit refuses the variables (the executor then reports it)."""
+        variables = request_variables(self.schema, plan.operation, given)
+        if variables is None or self.cost.refusal(
+            self.schema, plan.document, plan.operation, variables
+        ):
             return None
         return compile_statement(plan.operation, plan.fragments, variables, member)
-
-    def _checked_variables(self, plan: Plan, given: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The variables with their defaults; None if graphql-core or the cost limit refuses
-        them (the ordinary path then reports it)."""
-        variables = request_variables(self.schema, plan.operation, given)
-        if variables is None:
-            return None
-        if self.cost.refusal(self.schema, plan.document, plan.operation, variables):
-            return None
-        return variables
 
     async def _execute(
         self, plan: Plan, name: str | None, given: dict[str, Any] | None, context: Context
     ) -> Answer | None:
         """Run the operation on graphql-core's executor, as Strawberry's Schema.execute does
         (none of our schema extensions acts on fields, so they add no middleware)."""
-        if self._checked_variables(plan, given) is None:
+        # graphql-core checks the variables itself (its errors are the ordinary path's).
+        variables = with_defaults(plan.operation, given)
+        if self.cost.refusal(self.schema, plan.document, plan.operation, variables):
             return None
         outcome = execute(
             self.schema,

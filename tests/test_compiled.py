@@ -337,6 +337,19 @@ FAST_LANE_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("{ customers(first: 1) { totalCount nope } }", {}, None),
     ("{ customers(first: 1) { totalCount }", {}, None),
     ("{ customers(first: 101) { totalCount } }", {}, None),
+    # executed by the lane without Strawberry: resolver errors, payload errors, bad variables
+    ('{ inquiry(id: 5) { id } customer(id: "x") { id } }', {}, None),
+    ('{ activity(first: 2, after: "not-a-cursor") { totalCount } }', {}, None),
+    (
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { errors { code field } } }",
+        {"input": {"kind": "PERSON"}},
+        None,
+    ),
+    (
+        "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { errors { code } } }",
+        {"input": {"kind": "NOPE"}},
+        None,
+    ),
 ]
 
 
@@ -344,12 +357,13 @@ async def test_the_fast_lane_answers_like_the_ordinary_path(
     client: GraphQLClient, resolvers_only: GraphQLClient, world: dict[str, str]
 ) -> None:
     for query, variables, operation_name in FAST_LANE_CASES:
-        body = {"query": query, "variables": variables, "operationName": operation_name}
-        headers = {"authorization": f"Bearer {world['token']}"}
-        fast = await client.http.post("/graphql", json=body, headers=headers)
-        ordinary = await resolvers_only.http.post("/graphql", json=body, headers=headers)
-        assert (fast.status_code, fast.json()) == (ordinary.status_code, ordinary.json()), query
-        assert fast.headers["content-type"] == ordinary.headers["content-type"]
+        for accept in ("application/json", "application/graphql-response+json"):
+            body = {"query": query, "variables": variables, "operationName": operation_name}
+            headers = {"authorization": f"Bearer {world['token']}", "accept": accept}
+            fast = await client.http.post("/graphql", json=body, headers=headers)
+            ordinary = await resolvers_only.http.post("/graphql", json=body, headers=headers)
+            assert (fast.status_code, fast.json()) == (ordinary.status_code, ordinary.json()), query
+            assert fast.headers["content-type"] == ordinary.headers["content-type"]
 
 
 async def test_the_fast_lane_skips_strawberrys_pipeline(
