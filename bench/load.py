@@ -10,6 +10,7 @@ GraphQL error "message") — any of those fails the run.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -91,6 +92,26 @@ class WrkResult:
     @property
     def clean(self) -> bool:
         return not (self.bad or self.exhausted or self.socket_errors or self.non_2xx)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (/proc/PID/stat), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time of every PostgreSQL process (server and backends) so far."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                total += process_cpu_seconds(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile, or not ours to read
+    return total
 
 
 def write_script(

@@ -50,6 +50,8 @@ class Measured:
     environment: dict[str, str] = field(default_factory=dict)
     search_term: str = ""
     cpu_busy: list[float] = field(default_factory=list)  # sampled between runs
+    # (workload, target) -> per measured run: (server CPU ms, PostgreSQL CPU ms) per request
+    cpu: dict[tuple[str, str], list[tuple[float, float]]] = field(default_factory=dict)
 
     def median(self, workload: str, target: str, attribute: str) -> float | None:
         found = self.runs.get((workload, target))
@@ -170,8 +172,17 @@ def _target_row(measured: Measured, workload: str, target: Target, reference: Ta
         f"| {label} | {_fmt(rps)}{spread} | {_fmt(measured.median(workload, target.key, 'p50_ms'), 1)}"
         f" | {_fmt(measured.median(workload, target.key, 'p99_ms'), 1)}"
         f" | {_fmt(versus_ref, 2)} | {_fmt(versus_peer, 2)}"
+        f" | {_cpu(measured.cpu.get((workload, target.key)))}"
         f" | {_sql(measured.statements.get((workload, target.key)))} |"
     )
+
+
+def _cpu(samples: list[tuple[float, float]] | None) -> str:
+    if not samples:
+        return "—"
+    server = statistics.median(sample[0] for sample in samples)
+    database = statistics.median(sample[1] for sample in samples)
+    return f"{server:.2f} + {database:.2f}"
 
 
 @dataclass(frozen=True)
@@ -291,7 +302,10 @@ def write(path: Path, measured: Measured) -> None:
     add(
         "req/s: median over rounds (min-max). p50/p99: medians of each round's wrk latency "
         "percentiles at 16 connections. x reference: against the faster reference variant "
-        "(marked ←). SQL statements per request: counted on the PostgreSQL wire (see below); "
+        "(marked ←). CPU ms per request: the CPU time the server process and all PostgreSQL "
+        "processes spent during each measured run, divided by its requests (medians; wrk's own "
+        "share of the 2 cores is not counted), which is where the time goes. "
+        "SQL statements per request: counted on the PostgreSQL wire (see below); "
         "bold is statements that read or write rows, of which `auth` is the bearer-token look-up."
     )
     for workload, title in measured.workloads.items():
@@ -300,9 +314,9 @@ def write(path: Path, measured: Measured) -> None:
         add(f"### {workload} — {title}")
         add("")
         add(
-            "| Server | req/s | p50 ms | p99 ms | x reference | x PostGraphile | SQL statements per request |"
+            "| Server | req/s | p50 ms | p99 ms | x reference | x PostGraphile | CPU ms per request: server + PostgreSQL | SQL statements per request |"
         )
-        add("|---|---|---|---|---|---|---|")
+        add("|---|---|---|---|---|---|---|---|")
         for target in measured.targets[workload]:
             add(_target_row(measured, workload, target, reference))
     if measured.checks:

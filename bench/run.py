@@ -224,6 +224,7 @@ class Endpoints:
     partnerdesk: str
     reference: str
     peer: str | None
+    pids: dict[str, int] = field(default_factory=dict)  # target key -> its server's process
 
     def url(self, target: Target, workload: str) -> str:
         if target.key == PARTNERDESK.key:
@@ -762,11 +763,12 @@ class Timer:
         case = case or workload_key
         seconds = seconds or self.options.seconds
         url = self.endpoints.url(target, workload_key)
+        record = (workload_key, target.key) if case == workload_key else None
         if workload_key != "M2":
             script = self.script(target, workload, case)
             if self.options.warmup:
                 await load.run_wrk(url, script, self.options.warmup, connections)
-            return await load.run_wrk(url, script, seconds, connections)
+            return await self.timed_wrk(record, url, script, seconds, connections)
         # M2: every request converts its own NEW inquiry; size the pool from the last rate.
         earlier = self.measured.runs.get(("M2", target.key))
         rate = max(r.rps for r in earlier) * 2 if earlier else 6000.0
@@ -778,13 +780,34 @@ class Timer:
                     self.options.warmup,
                     connections,
                 )
-            result = await load.run_wrk(
-                url, await self.pooled_script(target, rate, seconds), seconds, connections
-            )
+            script = await self.pooled_script(target, rate, seconds)
+            result = await self.timed_wrk(record, url, script, seconds, connections)
             if not result.exhausted or attempt:
                 return result
             rate = result.rps * 3
         raise AssertionError("unreachable")
+
+    async def timed_wrk(
+        self,
+        record: tuple[str, str] | None,
+        url: str,
+        script: Path,
+        seconds: float,
+        connections: int,
+    ) -> load.WrkResult:
+        """One measured wrk run; with `record`, also the CPU time it cost the server under
+        test and PostgreSQL, per request (where the time goes, next to the throughput)."""
+        pid = self.endpoints.pids.get(record[1]) if record else None
+        if record is None or pid is None:
+            return await load.run_wrk(url, script, seconds, connections)
+        server_before, database_before = load.process_cpu_seconds(pid), load.postgres_cpu_seconds()
+        result = await load.run_wrk(url, script, seconds, connections)
+        server = load.process_cpu_seconds(pid) - server_before
+        database = load.postgres_cpu_seconds() - database_before
+        if result.requests:
+            per_request = (1000 * server / result.requests, 1000 * database / result.requests)
+            self.measured.cpu.setdefault(record, []).append(per_request)
+        return result
 
 
 def _record_problem(measured: Measured, what: str, result: load.WrkResult) -> None:
@@ -964,6 +987,11 @@ async def run(options: Options) -> int:
                 started[1].base_url if len(started) > 1 else "",
                 started[2].base_url if options.peer else None,
             )
+            for keys, server in zip(
+                ((PARTNERDESK.key,), (REF_PY.key, REF_PG.key), (PEER.key,)), started, strict=False
+            ):
+                if server.process is not None:
+                    endpoints.pids.update(dict.fromkeys(keys, server.process.pid))
             log("servers ready: " + ", ".join(f"{s.name} {s.base_url}" for s in started))
             async with httpx.AsyncClient(timeout=60) as client:
                 read_token = await login(client, endpoints.partnerdesk, seed.READ_PARTNER)
