@@ -296,6 +296,34 @@ def write(path: Path, measured: Measured) -> None:
     add("|---|---|---|")
     for goal in goals(measured):
         add(f"| {goal.text} | {goal.measured} | {_met(goal)} |")
+    if measured.cpu:
+        add("")
+        add("## Where the time goes")
+        add("")
+        add(
+            "CPU time per request (medians over the measured runs) of PartnerDesk and of the "
+            "reference it is compared with, split into the server process and PostgreSQL. "
+            "Throughput on these 2 shared cores follows the sum; the server column is the "
+            "Python work a faster PartnerDesk would have to shed."
+        )
+        add("")
+        add(
+            "| Workload | PartnerDesk: server + PostgreSQL ms | Reference: server + PostgreSQL ms | server x reference | PostgreSQL x reference |"
+        )
+        add("|---|---|---|---|---|")
+        for workload in measured.workloads:
+            reference = measured.reference(workload)
+            ours = measured.cpu.get((workload, PARTNERDESK.key))
+            theirs = measured.cpu.get((workload, reference.key)) if reference else None
+            if not ours or not theirs:
+                continue
+            mine = [statistics.median(sample[i] for sample in ours) for i in (0, 1)]
+            other = [statistics.median(sample[i] for sample in theirs) for i in (0, 1)]
+            times = [f"{m / o:.1f}" if o else "—" for m, o in zip(mine, other, strict=True)]
+            add(
+                f"| {workload} | {mine[0]:.2f} + {mine[1]:.2f} | {other[0]:.2f} + {other[1]:.2f}"
+                f" | {times[0]} | {times[1]} |"
+            )
     add("")
     add("## Workloads")
     add("")

@@ -58,6 +58,9 @@ from schema.ids import parse_global_id, to_global_id
 from schema.items import format_amount
 
 log = logging.getLogger("partnerdesk.compiled")
+# Statements sent past Tortoise are logged here at DEBUG, as Tortoise logs its own on
+# "tortoise.db_client" (the tests count statements from both).
+sql_log = logging.getLogger("partnerdesk.sql")
 
 
 class Unsupported(Exception):
@@ -882,8 +885,14 @@ def compile_operation(
     partner_id: int,
     member_id: int,
     dialect: Dialect,
+    token_hash: str | None = None,
 ) -> tuple[str, list[Any]]:
-    """(SQL returning the `data` object as JSON text, parameters); Unsupported otherwise."""
+    """(SQL returning the `data` object as JSON text, parameters); Unsupported otherwise.
+
+    With `token_hash`, the statement also checks that this bearer token still belongs to the
+    member (not revoked, not expired) and reads nothing otherwise (data NULL): a kept
+    statement then needs no separate token look-up.
+    """
     if operation.operation != OperationType.QUERY:
         raise Unsupported("not a query")
     reader = Operation(fragments, variables)
@@ -892,7 +901,16 @@ def compile_operation(
         (key, compiler.root(key, selected))
         for key, selected in reader.collect("Query", [operation.selection_set]).items()
     ]
-    return dialect.used_parameters(f"SELECT {dialect.text(dialect.obj(pairs))} AS data")
+    data = dialect.text(dialect.obj(pairs))
+    if token_hash is not None:
+        # resolvers/auth.py authenticate(): the same conditions
+        signed_in = (
+            f"EXISTS (SELECT 1 FROM auth_token WHERE token_hash = {dialect.p(token_hash)}"
+            f" AND member_id = {dialect.p(member_id)} AND revoked_at IS NULL"
+            f" AND expires_at > {dialect.p(NOW)})"
+        )
+        data = f"CASE WHEN {signed_in} THEN {data} END"
+    return dialect.used_parameters(f"SELECT {data} AS data")
 
 
 DIALECTS: dict[str, Callable[[], Dialect]] = {"postgres": Postgres, "sqlite": Sqlite}
@@ -903,32 +921,47 @@ def compile_statement(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
     member: PartnerMember,
+    token_hash: str | None = None,
 ) -> tuple[str, list[Any]] | None:
     """The one statement answering the operation for `member`'s partner, or None when the
-    operation is not supported here (the resolvers answer it)."""
+    operation is not supported here (the resolvers answer it). `token_hash`: see
+    compile_operation."""
     make_dialect = DIALECTS.get(get_connection("default").capabilities.dialect)
     if make_dialect is None:
         return None
     try:
         return compile_operation(
-            operation, fragments, variables, member.partner_id, member.id, make_dialect()
+            operation,
+            fragments,
+            variables,
+            member.partner_id,
+            member.id,
+            make_dialect(),
+            token_hash,
         )
     except Unsupported:
         return None
 
 
 async def run_statement(sql: str, params: list[Any]) -> CompiledData | None:
-    """The `data` a compiled statement reads; None if it failed (the resolvers answer)."""
+    """The `data` a compiled statement reads; None if it failed or its token check refused
+    (the ordinary path answers)."""
     connection = get_connection("default")
     bound = [datetime.now(UTC) if param is NOW else param for param in params]
     try:
         if connection.capabilities.dialect == "sqlite":
             await _register_sqlite_functions(connection)
-        _count, rows = await connection.execute_query(sql, bound)
+            _count, rows = await connection.execute_query(sql, bound)
+            raw = rows[0]["data"]
+        else:
+            # asyncpg directly: one value, no row objects (Tortoise's execute_query builds them)
+            sql_log.debug("%s: %s", sql, bound)
+            async with connection.acquire_connection() as postgres:
+                raw = await postgres.fetchval(sql, *bound)
     except Exception:  # the resolvers answer instead, with their own errors if any
         log.exception("compiled read failed; falling back to the resolvers: %s", sql)
         return None
-    return CompiledData(rows[0]["data"])
+    return None if raw is None else CompiledData(raw)
 
 
 class CompiledReads(SchemaExtension):

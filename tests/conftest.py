@@ -129,7 +129,8 @@ def backend() -> str:
 
 
 class StatementCounter(logging.Handler):
-    """Counts SQL statements Tortoise sends (it logs each one on tortoise.db_client)."""
+    """Counts SQL statements sent: Tortoise logs each one on tortoise.db_client, the compiled
+    read path those it sends past Tortoise on partnerdesk.sql."""
 
     VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 
@@ -152,16 +153,18 @@ class StatementCounter(logging.Handler):
 
 @pytest.fixture
 def count_queries() -> Iterator[StatementCounter]:
-    logger = logging.getLogger("tortoise.db_client")
+    loggers = [logging.getLogger(name) for name in ("tortoise.db_client", "partnerdesk.sql")]
     counter = StatementCounter()
-    previous_level = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
+    previous_levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(counter)
     try:
         yield counter
     finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous_level)
+        for logger, level in zip(loggers, previous_levels, strict=True):
+            logger.removeHandler(counter)
+            logger.setLevel(level)
 
 
 def pytest_configure(config: pytest.Config) -> None:

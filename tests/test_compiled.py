@@ -396,3 +396,19 @@ async def test_the_fast_lane_skips_strawberrys_pipeline(
     assert executed == []
     await client.raw("{ customers(first: 3) { totalCount nope } }", {}, world["token"])
     assert executed == ["{ customers(first: 3) { totalCount nope } }"]
+
+
+async def test_a_kept_statement_checks_its_token_every_time(
+    client: GraphQLClient, world: dict[str, str], count_queries: StatementCounter
+) -> None:
+    query = "{ customers(first: 2) { totalCount } }"
+    # the first request looks the token up and compiles; the next ones are one statement
+    assert await client.gql(query, {}, world["token"]) == {"customers": {"totalCount": 6}}
+    count_queries.reset()
+    assert await client.gql(query, {}, world["token"]) == {"customers": {"totalCount": 6}}
+    assert count_queries.count == 1
+    # signed out: the kept statement reads nothing, and the answer is the resolvers' refusal
+    await client.mutate("mutation { logout { errors { code } } }", {}, world["token"])
+    refused = await client.raw(query, {}, world["token"])
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
