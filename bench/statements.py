@@ -40,8 +40,19 @@ def classify(sql: str) -> str:
     if keyword in TRANSACTION_CONTROL:
         return "transaction"
     if keyword in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"):
-        return "auth" if "AUTH_TOKEN" in text else "data"
+        # A token look-up reads the token's row only; a statement that also builds response
+        # JSON is a data statement that checks the token as it reads (schema/compiled.py).
+        if "AUTH_TOKEN" in text and not _BUILDS_JSON.search(text):
+            return "auth"
+        return "data"
     return "other"
+
+
+_BUILDS_JSON = re.compile(r"JSON_BUILD_OBJECT|JSON_OBJECT|JSON_AGG|JSON_GROUP_ARRAY")
+
+
+def checks_token(sql: str) -> bool:
+    return classify(sql) == "data" and "AUTH_TOKEN" in sql.upper()
 
 
 @dataclass
@@ -60,6 +71,7 @@ class Tally:
             "sql": kinds["auth"] + kinds["data"],  # statements that read or write rows
             "auth": kinds["auth"],
             "data": kinds["data"],
+            "token_checked": sum(1 for sql in self.statements if checks_token(sql)),
             "transaction": kinds["transaction"],
             "pool_reset": kinds["pool reset"],
             "other": kinds["other"],
