@@ -36,6 +36,25 @@ async def insert_returning_id(table: str, values: Mapping[str, Any]) -> int:
     return int(rows[0]["id"])
 
 
+async def update_returning_ids(
+    table: str, values: Mapping[str, Any], where: Mapping[str, Any]
+) -> list[int]:
+    """UPDATE `table` SET values WHERE every `where` column equals its value; the ids of
+    the rows it changed (none: the condition no longer held, e.g. a lost race)."""
+    connection = get_connection("default")
+    marks = _placeholders(_is_postgres(connection), len(values) + len(where))
+    set_marks, where_marks = marks[: len(values)], marks[len(values) :]
+    assignments = ", ".join(
+        f'"{column}" = {mark}' for column, mark in zip(values, set_marks, strict=True)
+    )
+    conditions = " AND ".join(
+        f'"{column}" = {mark}' for column, mark in zip(where, where_marks, strict=True)
+    )
+    sql = f'UPDATE "{table}" SET {assignments} WHERE {conditions} RETURNING id'
+    rows = await connection.execute_query_dict(sql, [*values.values(), *where.values()])
+    return [int(row["id"]) for row in rows]
+
+
 async def next_in_sequence(table: str, column: str, row_id: int) -> int:
     """Increment the counter `column` of one row and return its new value, in one statement.
 

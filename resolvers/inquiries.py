@@ -10,7 +10,7 @@ import events
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
-from models.statements import insert_returning_id
+from models.statements import insert_returning_id, update_returning_ids
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import (
@@ -162,13 +162,15 @@ async def convert_inquiry(
     now = datetime.now(UTC)
     async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
-        won = await Inquiry.filter(
-            id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
-        ).update(
-            status=InquiryStatus.ASSIGNED,
-            assigned_at=now,
-            assigned_by_id=member.id,
-            customer_id=existing.id if existing else None,
+        won = await update_returning_ids(
+            Inquiry._meta.db_table,
+            {
+                "status": InquiryStatus.ASSIGNED.value,
+                "assigned_at": now,
+                "assigned_by_id": member.id,
+                "customer_id": existing.id if existing else None,
+            },
+            {"id": inquiry.id, "partner_id": member.partner_id, "status": InquiryStatus.NEW.value},
         )
         if not won:
             raise await _lost_to(inquiry.id)
@@ -180,7 +182,9 @@ async def convert_inquiry(
             "Customer {name} created from an inquiry",
         )
         if existing is None:
-            await Inquiry.filter(id=inquiry.id).update(customer_id=customer.id)
+            await update_returning_ids(
+                Inquiry._meta.db_table, {"customer_id": customer.id}, {"id": inquiry.id}
+            )
         await record_activity(
             member.partner_id,
             ActivityVerb.INQUIRY_CONVERTED,

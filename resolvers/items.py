@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import idna
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 import events
@@ -19,6 +19,7 @@ from models.activity import ActivityVerb
 from models.customer import Customer
 from models.item import Contract, Domain, Task, TaskPriority, TaskStatus
 from models.partner import Partner, PartnerMember
+from models.statements import next_in_sequence
 from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import require_customer
@@ -303,9 +304,7 @@ def format_contract_number(number: int) -> str:
 
 async def allocate_contract_number(partner_id: int) -> int:
     """The partner's next contract sequence number; call inside a transaction (row lock)."""
-    await Partner.filter(id=partner_id).update(contract_seq=F("contract_seq") + 1)
-    rows = await Partner.filter(id=partner_id).values("contract_seq")
-    return int(rows[0]["contract_seq"])
+    return await next_in_sequence(Partner._meta.db_table, "contract_seq", partner_id)
 
 
 async def _next_free_contract_number(partner_id: int) -> str:
