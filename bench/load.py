@@ -100,18 +100,25 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU time of every PostgreSQL process (server and backends) so far."""
-    total = 0.0
+def postgres_cpu_seconds() -> dict[int, float]:
+    """User + system CPU time so far of every PostgreSQL process (server and backends), by pid."""
+    found: dict[int, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
-                total += process_cpu_seconds(int(entry.name))
+                found[int(entry.name)] = process_cpu_seconds(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile, or not ours to read
-    return total
+    return found
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two postgres_cpu_seconds() snapshots by the processes alive
+    at the second (a backend that ended in between took its share along: not counted)."""
+    # max(): a pid reused by a new process in between must not count negative
+    return sum(max(0.0, seconds - before.get(pid, 0.0)) for pid, seconds in after.items())
 
 
 def write_script(

@@ -803,7 +803,7 @@ class Timer:
         server_before, database_before = load.process_cpu_seconds(pid), load.postgres_cpu_seconds()
         result = await load.run_wrk(url, script, seconds, connections)
         server = load.process_cpu_seconds(pid) - server_before
-        database = load.postgres_cpu_seconds() - database_before
+        database = load.cpu_spent(database_before, load.postgres_cpu_seconds())
         if result.requests:
             per_request = (1000 * server / result.requests, 1000 * database / result.requests)
             self.measured.cpu.setdefault(record, []).append(per_request)
