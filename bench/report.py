@@ -307,7 +307,9 @@ def write(path: Path, measured: Measured) -> None:
             "CPU time per request (medians over the measured runs) of PartnerDesk and of the "
             "reference it is compared with, split into the server process and PostgreSQL. "
             "Throughput on these 2 shared cores follows the sum; the server column is the "
-            "Python work a faster PartnerDesk would have to shed."
+            "Python work a faster PartnerDesk would have to shed. The PostgreSQL column counts "
+            "all its processes, so background work (autovacuum after the write workloads) "
+            "lands on whichever run it overlaps: compare it across rounds with care."
         )
         add("")
         add(
