@@ -105,21 +105,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
 # ---------------------------------------------------------------- command line
 
 
+def _seed_demo(settings: Settings) -> None:
+    """The demo partners, customers and requests (once), printing the demo logins."""
+    from resolvers.demo import seed_demo_data
+
+    asyncio.run(
+        _with_database(
+            settings,
+            seed_demo_data,
+            print_logins=True,
+            invitation_ttl_days=settings.invitation_ttl_days,
+        )
+    )
+
+
 def _serve(settings: Settings, demo: bool) -> None:
     import uvicorn
 
     asyncio.run(migrate_database(settings.database_url))
     if demo:
-        from resolvers.demo import seed_demo_data
-
-        asyncio.run(
-            _with_database(
-                settings,
-                seed_demo_data,
-                print_logins=True,
-                invitation_ttl_days=settings.invitation_ttl_days,
-            )
-        )
+        _seed_demo(settings)
     base = f"http://{settings.host}:{settings.port}"
     print(f"PartnerDesk on {base}  (GraphiQL: {base}/graphql)", flush=True)
     uvicorn.run(
@@ -199,17 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate_database(settings.database_url))
         print("Database is up to date.")
     elif args.command == "seed-demo":
-        from resolvers.demo import seed_demo_data
-
         asyncio.run(migrate_database(settings.database_url))
-        asyncio.run(
-            _with_database(
-                settings,
-                seed_demo_data,
-                print_logins=True,
-                invitation_ttl_days=settings.invitation_ttl_days,
-            )
-        )
+        _seed_demo(settings)
     elif args.command == "serve":
         _serve(settings, args.demo)
     elif args.command == "worker":
