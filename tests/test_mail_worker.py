@@ -160,6 +160,11 @@ async def queued_count() -> int:
     return await EmailDelivery.filter(status=EmailStatus.QUEUED).count()
 
 
+async def until_attempted(delivery_id: int, poll: float = 0.02) -> None:
+    while not await EmailDelivery.filter(id=delivery_id, attempts__gte=1).exists():
+        await asyncio.sleep(poll)
+
+
 async def until_none_queued(poll: float = 0.02) -> None:
     while True:
         if not await queued_count():
@@ -433,7 +438,8 @@ async def test_refused_recipient_fails_on_5xx_and_is_retried_on_4xx(
 
     # when
     async with running_worker(settings):
-        await asyncio.sleep(0.3)
+        # the mailbox stays full until the worker has met it once (however busy the machine)
+        await asyncio.wait_for(until_attempted(busy.id), timeout=10)
         del sink.refused_recipients["busy@example.org"]
         await asyncio.wait_for(until_none_queued(), timeout=5)
 
