@@ -29,10 +29,13 @@ from config import ConfigError, Settings
 from events import create_broker, use_broker
 from mailers.worker import DeliveryWorker
 from models.database import migrate_database
+from resolvers.housekeeping import Housekeeping
 from resolvers.passwords import use_profile
 from resolvers.rate_limits import configure_rate_limits
 from schema import create_schema
-from schema.view import GraphQLView
+from schema.http import GraphQLOverHTTP
+from schema.pipeline import Pipeline
+from schema.websocket import GraphQLWebSocket
 
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_MODULES = STATIC / "node_modules"
@@ -68,7 +71,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     use_profile(settings.password_hash_profile)
     configure_rate_limits(settings)
-    view = GraphQLView(create_schema(settings), settings)
+    schema = create_schema(settings)
+    pipeline = Pipeline(schema, settings)  # every operation, whatever its route
+    http = GraphQLOverHTTP(pipeline, settings)
+    websocket = GraphQLWebSocket(schema, pipeline, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -80,15 +86,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
+            housekeeping = Housekeeping()
+            housekeeping.start()
             try:
                 yield
             finally:
+                await housekeeping.stop()
                 if worker:
                     await worker.stop()
 
     routes: list = [
-        Route("/graphql", view, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", view),
+        Route("/graphql", http.__call__, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", websocket),
         Route("/healthz", healthz),
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
@@ -150,6 +159,18 @@ async def _with_database(settings: Settings, action, **kwargs) -> Any:
         await Tortoise.close_connections()
 
 
+async def _work(settings: Settings) -> None:
+    """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
+    from mailers.worker import deliver_until_signalled
+
+    housekeeping = Housekeeping()
+    housekeeping.start()
+    try:
+        await deliver_until_signalled(settings)
+    finally:
+        await housekeeping.stop()
+
+
 async def _print_mail_status() -> None:
     from mailers.worker import delivery_counts, recent_failures
 
@@ -209,9 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         _serve(settings, args.demo)
     elif args.command == "worker":
-        from mailers.worker import deliver_until_signalled
-
-        asyncio.run(_with_database(settings, functools.partial(deliver_until_signalled, settings)))
+        asyncio.run(_with_database(settings, functools.partial(_work, settings)))
     elif args.command == "mail" and args.mail_command == "status":
         asyncio.run(_with_database(settings, _print_mail_status))
     elif args.command == "mail":

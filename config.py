@@ -225,9 +225,8 @@ class Settings:
     rate_limit_login_email: str = _setting("5/15 minutes", _rate_limits)
     rate_limit_register_ip: str = _setting("10/hour", _rate_limits)
     rate_limit_invitation_account: str = _setting("30/hour", _rate_limits)
-    # Answer supported queries with one SQL statement that builds the JSON (schema/compiled.py)
-    # and run valid POSTed operations without Strawberry's request pipeline
-    # (schema/fast_lane.py); false runs everything the ordinary way (the suite runs both ways).
+    # Answer supported queries with one SQL statement that builds the JSON (schema/compiled/);
+    # false runs every operation on graphql-core's executor (the suite runs both ways).
     compiled_reads: bool = _setting("true", _boolean)
     # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
     inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))

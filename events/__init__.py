@@ -6,6 +6,9 @@ Publishing (resolvers), after commit and never after rollback:
         ...change rows...
         tx.publish(Event(EventKind.INQUIRY_RECEIVED, partner_id, subject_id=inquiry.id))
 
+Most changes publish through their activity row instead (events/activity.py,
+`record_activity`), which queues the feed event and the change's own event.
+
 Consuming (a subscription): enter first, then send the current state, then follow events.
 
     async with events.get_broker().subscribe(partner_id) as stream:
@@ -18,10 +21,15 @@ The app's lifespan runs `use_broker(create_broker(settings))`, which makes it th
 returned by `get_broker()`.
 """
 
-from events.broker import DEFAULT_MAX_QUEUED, Broker, InProcessBroker, Subscription, create_broker
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from events.broker import DEFAULT_MAX_QUEUED, Broker, InProcessBroker, Subscription
 from events.event import NOTICE_KINDS, Event, EventDecodeError, EventKind
 from events.publishing import (
     EventTransaction,
+    after_commit,
     get_broker,
     publish,
     publish_later,
@@ -30,6 +38,17 @@ from events.publishing import (
     use_broker,
 )
 from events.redis_broker import RedisBroker
+
+if TYPE_CHECKING:
+    from config import Settings
+
+
+def create_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when PARTNERDESK_REDIS_URL is set (several server processes), else in-process."""
+    if settings.redis_url:
+        return RedisBroker(settings.redis_url)
+    return InProcessBroker()
+
 
 __all__ = [
     "DEFAULT_MAX_QUEUED",
@@ -42,6 +61,7 @@ __all__ = [
     "InProcessBroker",
     "RedisBroker",
     "Subscription",
+    "after_commit",
     "create_broker",
     "get_broker",
     "publish",

@@ -14,12 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from events.event import Event, EventKind, broker_notice
-
-if TYPE_CHECKING:
-    from config import Settings
 
 log = logging.getLogger("partnerdesk.events")
 
@@ -209,12 +206,3 @@ class InProcessBroker(LocalFanOut):
             log.debug("broker closed; dropped %s for partner %s", event.kind, event.partner_id)
             return
         self.dispatch(event)
-
-
-def create_broker(settings: Settings) -> Broker:
-    """Redis pub/sub when PARTNERDESK_REDIS_URL is set (several server processes), else in-process."""
-    if settings.redis_url:
-        from events.redis_broker import RedisBroker
-
-        return RedisBroker(settings.redis_url)
-    return InProcessBroker()

@@ -19,7 +19,12 @@ WIRE_VERSION = 1
 
 
 class EventKind(StrEnum):
-    """The kinds PartnerDesk publishes. `Event.kind` is a plain string, so new kinds need no edit here."""
+    """The kinds PartnerDesk publishes. `Event.kind` is a plain string, so new kinds need no edit here.
+
+    The domain kinds are named after the activity verb that records the change
+    (ActivityVerb.ACCESS_REVOKED -> "access.revoked"): events/activity.py derives one from the
+    other, so a change has one name from its activity row to its subscription event.
+    """
 
     INQUIRY_RECEIVED = "inquiry.received"
     INQUIRY_CONVERTED = "inquiry.converted"
@@ -28,9 +33,13 @@ class EventKind(StrEnum):
     INVITATION_CONNECTED = "invitation.connected"
     INVITATION_DECLINED = "invitation.declined"
     INVITATION_WITHDRAWN = "invitation.withdrawn"
-    INVITATION_REVOKED = "invitation.revoked"
     INVITATION_EXPIRED = "invitation.expired"
+    ACCESS_REVOKED = "access.revoked"
     ACTIVITY_RECORDED = "activity.recorded"
+    # Bearer tokens were revoked (sign-out, a member removed, a password reset): every server
+    # instance closes the websockets that were opened with them. Payload: {"token_ids": [...]}
+    # or {"member_id": n} for every token of one member.
+    SESSIONS_REVOKED = "sessions.revoked"
     # Broker notices (see Event.is_notice): made by the broker for each subscriber, never published.
     BROKER_RECONNECTED = "broker.reconnected"
     EVENTS_DROPPED = "broker.events_dropped"

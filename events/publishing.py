@@ -10,15 +10,16 @@ before commit makes subscribers re-read the old data. Instead:
     # committed here; the events are published now
 
 `events.publish_later(event)` does the same from code that does not hold `tx` (a helper
-called inside the transaction). An exception that leaves the block rolls the
-transaction back and drops its events.
+called inside the transaction), and `events.after_commit(callback)` runs a callback once
+the change is committed (the e-mail outbox wakes its workers this way). An exception that
+leaves the block rolls the transaction back and drops its events and callbacks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -74,10 +75,16 @@ class EventTransaction:
 
     connection: BaseDBAsyncClient
     events: list[Event] = field(default_factory=list)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
 
     def publish(self, event: Event) -> None:
         """Publish `event` once the outermost events.transaction() has committed."""
         self.events.append(event)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once the outermost events.transaction() has committed."""
+        if callback not in self.callbacks:
+            self.callbacks.append(callback)
 
 
 @contextlib.asynccontextmanager
@@ -105,9 +112,16 @@ async def transaction(connection_name: str | None = None) -> AsyncIterator[Event
     # Only reached when the block left without an exception and the commit succeeded.
     if outer is not None:
         outer.events.extend(current.events)
+        for callback in current.callbacks:
+            outer.after_commit(callback)
         return
     for event in current.events:
         await publish(event)
+    for callback in current.callbacks:
+        try:
+            callback()
+        except Exception:  # the change stands; a failed notification must not undo it
+            log.exception("after-commit callback %r failed", callback)
 
 
 def publish_later(event: Event) -> None:
@@ -124,3 +138,13 @@ def publish_later(event: Event) -> None:
             "once it is committed"
         )
     current.publish(event)
+
+
+def after_commit(callback: Callable[[], None]) -> bool:
+    """Run `callback()` after the innermost open events.transaction() commits (never after a
+    rollback); False, and nothing scheduled, when no events.transaction() is open."""
+    current = _open_transaction.get()
+    if current is None:
+        return False
+    current.after_commit(callback)
+    return True

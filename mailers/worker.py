@@ -35,10 +35,10 @@ from tortoise.functions import Count
 
 import events
 from config import Settings
+from events.activity import record_activity
 from mailers.message import build_message, one_line, sender_address
 from models.activity import ActivityVerb
 from models.outbox import EmailDelivery, EmailStatus
-from resolvers.activity import record_activity
 
 log = logging.getLogger("partnerdesk.mail")
 

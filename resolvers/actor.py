@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from models.account import AccountHolder
 from models.partner import MemberRole, PartnerMember
@@ -14,6 +15,8 @@ class Actor:
     member: PartnerMember | None = None
     account: AccountHolder | None = None
     token_id: int | None = None
+    # When the bearer token stops signing them in (a websocket is closed at that moment).
+    token_expires_at: datetime | None = None
     # The client's address (behind trusted proxies: from X-Forwarded-For), for rate limits.
     client_ip: str | None = None
 

@@ -7,18 +7,23 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+import events
+from events import Event, EventKind
 from models.account import AccountHolder
 from models.auth import AuthToken, Realm
 from models.partner import MemberRole, Partner, PartnerMember
 from resolvers.actor import ANONYMOUS, Actor
+from resolvers.conditions import NOW, to_sql
 from resolvers.errors import Conflict, Unauthenticated
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.rate_limits import Limit, enforce
+from resolvers.read_rules import valid_token
 from resolvers.validation import (
     Problems,
     clean_email,
@@ -67,18 +72,26 @@ async def issue_token(
         account=account,
         expires_at=expires_at,
     )
-    return IssuedToken(token, expires_at, Actor(member=member, account=account, token_id=record.id))
+    actor = Actor(member=member, account=account, token_id=record.id, token_expires_at=expires_at)
+    return IssuedToken(token, expires_at, actor)
 
 
 async def authenticate(token: str | None) -> Actor:
-    """The actor behind a bearer token; visitors (no, unknown, expired, revoked token) are anonymous."""
+    """The actor behind a bearer token; visitors (no, unknown, expired, revoked token) are anonymous.
+
+    The one look-up of a token, whatever route a request took (schema/pipeline.py).
+    """
     if not token or len(token) > 200:
         return ANONYMOUS
     connection = get_connection("default")
     # Every request pays this look-up, so it is one fixed statement rather than an ORM
     # query built anew each time (which cost ~1 ms here).
-    sql = _TOKEN_LOOKUP[connection.capabilities.dialect == "postgres"]
-    _count, rows = await connection.execute_query(sql, [hash_token(token), datetime.now(UTC)])
+    sql, order = _TOKEN_LOOKUP[connection.capabilities.dialect == "postgres"]
+    token_hash, now = hash_token(token), datetime.now(UTC)
+    values = [
+        token_hash if value is _TOKEN_HASH else now if value is NOW else value for value in order
+    ]
+    _count, rows = await connection.execute_query(sql, values)
     if not rows:
         return ANONYMOUS
     row = dict(rows[0])
@@ -87,36 +100,54 @@ async def authenticate(token: str | None) -> Actor:
         member = PartnerMember._init_from_db(**_prefixed(row, "m_"))
     elif row["account_id"] is not None:
         account = AccountHolder._init_from_db(**_prefixed(row, "a_"))
-    return Actor(member=member, account=account, token_id=row["token_id"])
+    expires_at = row["token_expires_at"]
+    if isinstance(expires_at, str):  # SQLite hands back the stored text
+        expires_at = datetime.fromisoformat(expires_at)
+    return Actor(
+        member=member, account=account, token_id=row["token_id"], token_expires_at=expires_at
+    )
 
 
-def _token_lookup_sql(postgres: bool) -> str:
+# Stands for the looked-up token's hash in the fixed statement's parameter list.
+_TOKEN_HASH = object()
+
+
+def _token_lookup_sql(postgres: bool) -> tuple[str, list[Any]]:
+    """The token look-up statement, its WHERE clause the read rules' `valid_token`, and the
+    order of its parameters (_TOKEN_HASH and NOW, bound per look-up)."""
     member_columns = PartnerMember._meta.db_fields
     account_columns = AccountHolder._meta.db_fields
     selected = ", ".join(
-        ["t.id AS token_id", "t.member_id", "t.account_id"]
+        ["t.id AS token_id", "t.member_id", "t.account_id", "t.expires_at AS token_expires_at"]
         + [f'm."{column}" AS "m_{column}"' for column in member_columns]
         + [f'a."{column}" AS "a_{column}"' for column in account_columns]
     )
-    first, second = ("$1", "$2") if postgres else ("?", "?")
-    return (
+    order: list[Any] = []
+
+    def bind(value: Any) -> str:
+        order.append(value)
+        return f"${len(order)}" if postgres else "?"
+
+    where = to_sql(valid_token(_TOKEN_HASH), "t", bind)  # type: ignore[arg-type]
+    sql = (
         f"SELECT {selected} FROM auth_token t"
         " LEFT JOIN partner_member m ON m.id = t.member_id"
         " LEFT JOIN account_holder a ON a.id = t.account_id"
-        f" WHERE t.token_hash = {first} AND t.revoked_at IS NULL AND t.expires_at > {second}"
+        f" WHERE {where}"
     )
+    return sql, order
 
 
 def _prefixed(row: dict[str, object], prefix: str) -> dict[str, object]:
     return {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
 
 
-class _LazyLookups(dict[bool, str]):
+class _LazyLookups(dict[bool, tuple[str, list[Any]]]):
     """The token look-up SQL per dialect, built on first use (models must be initialised)."""
 
-    def __missing__(self, postgres: bool) -> str:
-        self[postgres] = sql = _token_lookup_sql(postgres)
-        return sql
+    def __missing__(self, postgres: bool) -> tuple[str, list[Any]]:
+        self[postgres] = lookup = _token_lookup_sql(postgres)
+        return lookup
 
 
 _TOKEN_LOOKUP = _LazyLookups()
@@ -236,7 +267,18 @@ async def login(
 
 
 async def logout(actor: Actor) -> None:
-    """Revoke the token of this request."""
+    """Revoke the token of this request; its open websockets close on every instance."""
     if actor.token_id is None:
         raise Unauthenticated()
-    await AuthToken.filter(id=actor.token_id, revoked_at=None).update(revoked_at=datetime.now(UTC))
+    async with events.transaction():
+        revoked = await AuthToken.filter(id=actor.token_id, revoked_at=None).update(
+            revoked_at=datetime.now(UTC)
+        )
+        if revoked and actor.member is not None:
+            events.publish_later(
+                Event(
+                    EventKind.SESSIONS_REVOKED,
+                    actor.member.partner_id,
+                    payload={"token_ids": [actor.token_id]},
+                )
+            )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -11,14 +11,15 @@ from typing import Any
 from tortoise.expressions import F, Q
 
 import events
+from events.activity import record_activity
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerKind, CustomerSource, CustomerStatus
 from models.partner import Partner
 from models.statements import next_in_sequence
-from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.errors import Conflict, NotFound
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.read_rules import CUSTOMERS, scoped, selected
 from resolvers.validation import (
     Problems,
     clean_country,
@@ -27,9 +28,7 @@ from resolvers.validation import (
     clean_phone,
     clean_tags,
     clean_text,
-    filter_text,
     lookup_key,
-    search_words,
 )
 
 ADDRESS_FIELDS = ("street", "postal_code", "city", "country")
@@ -54,24 +53,24 @@ GRAPHQL_NAMES = {
 
 
 class CustomerSortField(StrEnum):
+    """The orders of resolvers/read_rules.py CUSTOMERS, by name."""
+
     DISPLAY_NAME = "DISPLAY_NAME"
     CREATED_AT = "CREATED_AT"
+    UPDATED_AT = "UPDATED_AT"
     CUSTOMER_NUMBER = "CUSTOMER_NUMBER"
-
-
-SORT_COLUMNS = {
-    CustomerSortField.DISPLAY_NAME: ("sort_name", False),
-    CustomerSortField.CREATED_AT: ("created_at", True),
-    CustomerSortField.CUSTOMER_NUMBER: ("number", False),
-}
 
 
 @dataclass(frozen=True)
 class CustomerFilter:
+    """The named filters of resolvers/read_rules.py CUSTOMERS; None means "any"."""
+
     search: str | None = None
     status: CustomerStatus | None = None
     source: CustomerSource | None = None
     tag: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -259,9 +258,11 @@ async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
         )
 
 
-async def get_customer(actor: Actor, customer_id: int) -> Customer | None:
-    """The partner's customer, or None (also for another partner's id)."""
-    return await Customer.get_or_none(id=customer_id, partner_id=actor.require_partner_id())
+async def get_customer(actor: Actor, customer_id: int | None) -> Customer | None:
+    """The partner's customer, or None (also for another partner's id, or an id that names
+    nothing). A visitor is refused whatever the id."""
+    customers = scoped(Customer, actor)
+    return None if customer_id is None else await customers.get_or_none(id=customer_id)
 
 
 async def require_customer(
@@ -299,9 +300,11 @@ async def update_customer(
     values = {name: changes[name] for name in changed}
     now = datetime.now(UTC)
     async with events.transaction():
-        updated = await Customer.filter(
-            id=customer.id, partner_id=customer.partner_id, version=customer.version
-        ).update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
+        updated = (
+            await scoped(Customer, actor)
+            .filter(id=customer.id, version=customer.version)
+            .update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
+        )
         if not updated:
             raise Conflict(
                 "The customer was changed meanwhile; reload and retry.", ("expectedVersion",)
@@ -369,30 +372,23 @@ async def restore_customer(actor: Actor, customer_id: int) -> Customer:
     )
 
 
+def customer_order_keys(order: CustomerOrder) -> tuple[SortKey, ...]:
+    return CUSTOMERS.order(order.field.value, order.descending)
+
+
 async def list_customers(
     actor: Actor, page: PageRequest, filter: CustomerFilter, order: CustomerOrder
 ) -> Page[Customer]:
     """One keyset page of the partner's customers."""
-    query = Customer.filter(partner_id=actor.require_partner_id())
-    if filter.status is not None:
-        query = query.filter(status=filter.status)
-    if filter.source is not None:
-        query = query.filter(source=filter.source)
-    tag = filter_text(filter.tag, ("filter", "tag")).strip().lower()
-    if tag:
-        query = query.filter(tags_text__contains=f"\n{tag}\n")
-    for word in search_words(filter.search, ("filter", "search")):
-        query = query.filter(search_text__contains=word)
-    column, is_datetime = SORT_COLUMNS[order.field]
-    keys = [SortKey(column, order.descending, is_datetime), SortKey("id", order.descending)]
-    return await keyset_page(query, keys, page)
+    query = selected(Customer, actor, CUSTOMERS.conditions(asdict(filter)))
+    return await keyset_page(query, customer_order_keys(order), page)
 
 
 async def customer_matches(
     actor: Actor, email: str | None, phone: str | None, name: str | None
 ) -> list[Customer]:
     """Possible duplicates of a person about to become a customer, best match first."""
-    partner_id = actor.require_partner_id()
+    customers = scoped(Customer, actor)
     lenient = Problems()  # a suggestion query ignores what it cannot normalise
     conditions = []
     email_clean = clean_email(lenient, "email", email) if email else None
@@ -407,9 +403,7 @@ async def customer_matches(
         conditions.append(Q(*[Q(sort_name__contains=word) for word in words], join_type=Q.AND))
     if not conditions:
         return []
-    candidates = await Customer.filter(Q(*conditions, join_type=Q.OR), partner_id=partner_id).limit(
-        50
-    )
+    candidates = await customers.filter(Q(*conditions, join_type=Q.OR)).limit(50)
 
     def score(customer: Customer) -> tuple[int, int]:
         points = 0

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import events
+from events.activity import record_activity
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
 from models.statements import insert_returning_id, update_returning_ids
-from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import (
     CustomerTarget,
@@ -19,21 +19,19 @@ from resolvers.customers import (
     prepare_target,
 )
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
-from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_partner_id
 from resolvers.rate_limits import Limit, enforce
+from resolvers.read_rules import INQUIRIES, NEW_INQUIRIES, scoped, selected, tenant
 from resolvers.validation import Problems, clean_email, clean_phone, clean_text, split_name
 
-NEWEST_FIRST = (SortKey("id", descending=True),)
 MESSAGE_MAX_LENGTH = 5000
 INQUIRY_PATH = ("inquiryId",)
 
 
 async def new_inquiry_count(actor: Actor) -> int:
     """Inquiries of the signed-in partner still waiting for a decision."""
-    return await Inquiry.filter(
-        partner_id=actor.require_partner_id(), status=InquiryStatus.NEW
-    ).count()
+    return await selected(Inquiry, actor, NEW_INQUIRIES).count()
 
 
 async def submit_inquiry(
@@ -109,15 +107,14 @@ async def list_inquiries(
     actor: Actor, page: PageRequest, status: InquiryStatus | None = None
 ) -> Page[Inquiry]:
     """One page of the partner's inquiries, newest first."""
-    query = Inquiry.filter(partner_id=actor.require_partner_id())
-    if status is not None:
-        query = query.filter(status=status)
-    return await keyset_page(query, NEWEST_FIRST, page)
+    query = selected(Inquiry, actor, INQUIRIES.conditions({"status": status}))
+    return await keyset_page(query, INQUIRIES.order(), page)
 
 
-async def get_inquiry(actor: Actor, inquiry_id: int) -> Inquiry | None:
-    """The partner's inquiry, or None (also for another partner's id)."""
-    return await Inquiry.get_or_none(id=inquiry_id, partner_id=actor.require_partner_id())
+async def get_inquiry(actor: Actor, inquiry_id: int | None) -> Inquiry | None:
+    """The partner's inquiry, or None (also for another partner's id, or none at all)."""
+    inquiries = scoped(Inquiry, actor)
+    return None if inquiry_id is None else await inquiries.get_or_none(id=inquiry_id)
 
 
 async def _require_inquiry(actor: Actor, inquiry_id: int) -> Inquiry:
@@ -170,7 +167,7 @@ async def convert_inquiry(
                 "assigned_by_id": member.id,
                 "customer_id": existing.id if existing else None,
             },
-            {"id": inquiry.id, "partner_id": member.partner_id, "status": InquiryStatus.NEW.value},
+            {"id": inquiry.id, "status": InquiryStatus.NEW.value, **dict([tenant(Inquiry, actor)])},
         )
         if not won:
             raise await _lost_to(inquiry.id)
@@ -211,10 +208,14 @@ async def dismiss_inquiry(actor: Actor, inquiry_id: int, reason: str | None) -> 
     if inquiry.status != InquiryStatus.NEW:
         raise _not_new(inquiry)
     async with events.transaction():
-        won = await Inquiry.filter(
-            id=inquiry.id, partner_id=member.partner_id, status=InquiryStatus.NEW
-        ).update(
-            status=InquiryStatus.DISMISSED, dismissed_at=datetime.now(UTC), dismiss_reason=cleaned
+        won = (
+            await scoped(Inquiry, actor)
+            .filter(id=inquiry.id, status=InquiryStatus.NEW)
+            .update(
+                status=InquiryStatus.DISMISSED,
+                dismissed_at=datetime.now(UTC),
+                dismiss_reason=cleaned,
+            )
         )
         if not won:
             raise await _lost_to(inquiry.id)

@@ -3,9 +3,12 @@
 Every decision is a conditional UPDATE from the state it leaves (PENDING, CONNECTED):
 of any number of concurrent callers exactly one changes the row, on SQLite and on
 PostgreSQL alike, and only that one goes on to write the customer, e-mail and activity.
-Expiry is applied lazily: every read, count and decision first turns overdue PENDING
-rows into EXPIRED (with their activity row), and the GraphQL type shows a PENDING row
-past its expiry as EXPIRED, so what a client reads is always right.
+
+Expiry is a state change, written where state changes: the periodic sweep
+(resolvers/housekeeping.py) and a decision that finds its invitation overdue turn overdue
+PENDING rows into EXPIRED, with their activity row. Reads never write: they show a PENDING
+row past its expiry as EXPIRED (`effective_status`, and the read rules' status filter), so
+what a client reads is always right, swept or not.
 """
 
 from __future__ import annotations
@@ -15,18 +18,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 
 import events
+from events.activity import record_activity
 from mailers.outbox import queue_email
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
-from mailers.worker import wake_delivery_workers
 from models.account import AccountHolder
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.invitation import AccessInvitation, AccessPermission, AccessScope, InvitationStatus
 from models.outbox import EmailDelivery
 from models.partner import Partner
-from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import (
     CustomerTarget,
@@ -41,12 +44,12 @@ from resolvers.errors import (
     NotFound,
     ProfileNotPublic,
 )
-from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
+from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_profile
 from resolvers.rate_limits import Limit, enforce
+from resolvers.read_rules import INVITATIONS, PENDING_INVITATIONS, scoped, selected
 from resolvers.validation import Problems, clean_text, split_name
 
-NEWEST_FIRST = (SortKey("id", descending=True),)
 MESSAGE_MAX_LENGTH = 2000
 MY_INVITATIONS_LIMIT = 200
 INVITATION_PATH = ("invitationId",)
@@ -61,21 +64,13 @@ def effective_status(invitation: AccessInvitation, now: datetime | None = None) 
     return invitation.status
 
 
-async def expire_overdue(
-    *,
-    partner_id: int | None = None,
-    account_id: int | None = None,
-    invitation_id: int | None = None,
-) -> int:
-    """Turn overdue PENDING authorizations into EXPIRED, each with its activity row."""
+async def expire_overdue(candidates: QuerySet[AccessInvitation] | None = None) -> int:
+    """Turn overdue PENDING invitations (of `candidates`, else all) into EXPIRED, each with its
+    activity row; how many. Safe to run concurrently: each row is expired once."""
     now = datetime.now(UTC)
-    query = AccessInvitation.filter(status=InvitationStatus.PENDING, expires_at__lte=now)
-    if partner_id is not None:
-        query = query.filter(partner_id=partner_id)
-    if account_id is not None:
-        query = query.filter(account_id=account_id)
-    if invitation_id is not None:
-        query = query.filter(id=invitation_id)
+    query = (candidates if candidates is not None else AccessInvitation.all()).filter(
+        status=InvitationStatus.PENDING, expires_at__lte=now
+    )
     overdue = await query.order_by("id").values("id", "partner_id", "expires_at", "account__name")
     if not overdue:
         return 0
@@ -99,11 +94,8 @@ async def expire_overdue(
 
 async def pending_invitation_count(actor: Actor) -> int:
     """The badge: PENDING authorizations that have not expired yet."""
-    return await AccessInvitation.filter(
-        partner_id=actor.require_partner_id(),
-        status=InvitationStatus.PENDING,
-        expires_at__gt=datetime.now(UTC),
-    ).count()
+    actor.require_member()
+    return await selected(AccessInvitation, actor, PENDING_INVITATIONS).count()
 
 
 def _clean_permissions(
@@ -146,7 +138,7 @@ async def send_access_invitation(
     problems.raise_if_any()
     assert scope is not None
     # An overdue PENDING row still holds the live-authorization unique index until swept.
-    await expire_overdue(account_id=account.id, partner_id=partner.id)
+    await expire_overdue(scoped(AccessInvitation, actor))
     now = datetime.now(UTC)
     try:
         async with events.transaction():
@@ -175,79 +167,77 @@ async def send_access_invitation(
 
 async def list_pending_invitations(actor: Actor, page: PageRequest) -> Page[AccessInvitation]:
     """The partner's undecided, unexpired authorizations, newest first."""
-    partner_id = actor.require_partner_id()
-    await expire_overdue(partner_id=partner_id)
-    query = AccessInvitation.filter(
-        partner_id=partner_id, status=InvitationStatus.PENDING, expires_at__gt=datetime.now(UTC)
-    )
-    return await keyset_page(query, NEWEST_FIRST, page)
+    actor.require_member()
+    query = selected(AccessInvitation, actor, PENDING_INVITATIONS)
+    return await keyset_page(query, INVITATIONS.order(), page)
 
 
 async def list_invitations(
     actor: Actor, page: PageRequest, statuses: list[InvitationStatus] | None = None
 ) -> Page[AccessInvitation]:
-    """The partner's authorizations in any (or the given) status, newest first."""
-    partner_id = actor.require_partner_id()
-    await expire_overdue(partner_id=partner_id)
-    query = AccessInvitation.filter(partner_id=partner_id)
-    if statuses:
-        query = query.filter(status__in=list(statuses))
-    return await keyset_page(query, NEWEST_FIRST, page)
+    """The partner's authorizations in any (or the given, as clients see them) status, newest first."""
+    actor.require_member()
+    query = selected(AccessInvitation, actor, INVITATIONS.conditions({"statuses": statuses}))
+    return await keyset_page(query, INVITATIONS.order(), page)
 
 
-async def get_invitation(actor: Actor, invitation_id: int) -> AccessInvitation | None:
-    """The partner's authorization, or None (also for another partner's id)."""
-    partner_id = actor.require_partner_id()
-    await expire_overdue(partner_id=partner_id, invitation_id=invitation_id)
-    return await AccessInvitation.get_or_none(id=invitation_id, partner_id=partner_id)
+async def get_invitation(actor: Actor, invitation_id: int | None) -> AccessInvitation | None:
+    """The invitation if the caller is its account holder or a member of its partner, else None."""
+    invitations = scoped(AccessInvitation, actor)
+    return None if invitation_id is None else await invitations.get_or_none(id=invitation_id)
 
 
-async def get_visible_invitation(actor: Actor, invitation_id: int) -> AccessInvitation | None:
-    """The authorization if the caller is its account holder or a member of its partner."""
-    if actor.account is not None:
-        await expire_overdue(account_id=actor.account.id, invitation_id=invitation_id)
-        return await AccessInvitation.get_or_none(id=invitation_id, account_id=actor.account.id)
+async def get_partner_invitation(
+    actor: Actor, invitation_id: int | None
+) -> AccessInvitation | None:
+    """The partner's invitation (partner members only), or None."""
+    actor.require_member()
     return await get_invitation(actor, invitation_id)
 
 
 async def my_invitations(actor: Actor) -> list[AccessInvitation]:
     """The authorizations the signed-in account holder sent, newest first."""
-    account = actor.require_account()
-    await expire_overdue(account_id=account.id)
-    return list(
-        await AccessInvitation.filter(account_id=account.id)
-        .order_by("-id")
-        .limit(MY_INVITATIONS_LIMIT)
-    )
+    actor.require_account()
+    query = scoped(AccessInvitation, actor)
+    return list(await query.order_by("-id").limit(MY_INVITATIONS_LIMIT))
 
 
 async def requester_of_partner(actor: Actor, account_id: int) -> AccountHolder | None:
     """An account holder, if they have sent the signed-in member's partner an authorization."""
-    partner_id = actor.require_partner_id()
-    if not await AccessInvitation.exists(account_id=account_id, partner_id=partner_id):
+    actor.require_member()
+    if not await scoped(AccessInvitation, actor).filter(account_id=account_id).exists():
         return None
     return await AccountHolder.get_or_none(id=account_id)
 
 
 async def get_email_delivery(actor: Actor, email_id: int) -> EmailDelivery | None:
     """One of the partner's outbox e-mails (decline and confirmation mails)."""
-    return await EmailDelivery.get_or_none(id=email_id, partner_id=actor.require_partner_id())
+    return await scoped(EmailDelivery, actor).get_or_none(id=email_id)
 
 
 async def _require_partner_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
-    invitation = await get_invitation(actor, invitation_id)
+    invitation = await get_partner_invitation(actor, invitation_id)
     if invitation is None:
         raise NotFound("Invitation", INVITATION_PATH)
     return invitation
 
 
 async def _require_own_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
-    account = actor.require_account()
-    await expire_overdue(account_id=account.id, invitation_id=invitation_id)
-    invitation = await AccessInvitation.get_or_none(id=invitation_id, account_id=account.id)
+    actor.require_account()
+    invitation = await get_invitation(actor, invitation_id)
     if invitation is None:
         raise NotFound("Invitation", INVITATION_PATH)
     return invitation
+
+
+async def _require_pending(invitation: AccessInvitation) -> None:
+    """Raise unless the invitation can still be decided; an overdue one is recorded as
+    EXPIRED first (a decision is a state change, so it applies the expiry it finds)."""
+    if effective_status(invitation) == InvitationStatus.PENDING:
+        return
+    if invitation.status == InvitationStatus.PENDING:
+        await expire_overdue(AccessInvitation.filter(id=invitation.id))
+    raise _not_pending(invitation)
 
 
 def _not_pending(invitation: AccessInvitation) -> DomainError:
@@ -261,14 +251,13 @@ def _not_pending(invitation: AccessInvitation) -> DomainError:
     )
 
 
-async def _decide(invitation: AccessInvitation, **changes: Any) -> None:
+async def _decide(actor: Actor, invitation: AccessInvitation, **changes: Any) -> None:
     """Take the decision on a PENDING authorization, or raise: exactly one caller wins."""
-    won = await AccessInvitation.filter(
-        id=invitation.id,
-        partner_id=invitation.partner_id,
-        status=InvitationStatus.PENDING,
-        expires_at__gt=datetime.now(UTC),
-    ).update(**changes)
+    won = (
+        await selected(AccessInvitation, actor, PENDING_INVITATIONS)
+        .filter(id=invitation.id)
+        .update(**changes)
+    )
     if not won:
         raise _not_pending(await AccessInvitation.get(id=invitation.id))
 
@@ -291,8 +280,7 @@ async def connect_customer(
     """Accept a PENDING authorization: link it to a new (source INVITATION) or existing customer."""
     member = actor.require_member()
     invitation = await _require_partner_invitation(actor, invitation_id)
-    if invitation.status != InvitationStatus.PENDING:
-        raise _not_pending(invitation)
+    await _require_pending(invitation)
     account = await AccountHolder.get(id=invitation.account_id)
     existing, values = await prepare_target(actor, target, _account_fields(account))
     partner = await Partner.get(id=member.partner_id)
@@ -301,6 +289,7 @@ async def connect_customer(
     async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
         await _decide(
+            actor,
             invitation,
             status=InvitationStatus.CONNECTED,
             decided_at=now,
@@ -310,9 +299,8 @@ async def connect_customer(
         if existing is not None:
             customer = existing
             already_linked = (
-                await AccessInvitation.filter(
-                    customer_id=existing.id, status=InvitationStatus.CONNECTED
-                )
+                await scoped(AccessInvitation, actor)
+                .filter(customer_id=existing.id, status=InvitationStatus.CONNECTED)
                 .exclude(id=invitation.id)
                 .exists()
             )
@@ -346,7 +334,6 @@ async def connect_customer(
             customer_id=customer.id,
             subject=("AccessInvitation", invitation.id),
         )
-    wake_delivery_workers()  # the confirmation is committed: send it now, not at the next poll
     return await AccessInvitation.get(id=invitation.id), customer
 
 
@@ -375,13 +362,13 @@ async def decline_invitation(
     message = clean_personal_message(problems, personal_message)
     problems.raise_if_any()
     invitation = await _require_partner_invitation(actor, invitation_id)
-    if invitation.status != InvitationStatus.PENDING:
-        raise _not_pending(invitation)
+    await _require_pending(invitation)
     account = await AccountHolder.get(id=invitation.account_id)
     partner = await Partner.get(id=member.partner_id)
 
     async with events.transaction():
         await _decide(
+            actor,
             invitation,
             status=InvitationStatus.DECLINED,
             decided_at=datetime.now(UTC),
@@ -404,21 +391,20 @@ async def decline_invitation(
             actor=actor,
             subject=("AccessInvitation", invitation.id),
         )
-    wake_delivery_workers()  # the decline e-mail is committed: send it now
     return await AccessInvitation.get(id=invitation.id), email
 
 
 async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
     """The account holder takes back an authorization the partner has not decided yet."""
     invitation = await _require_own_invitation(actor, invitation_id)
+    await _require_pending(invitation)
     now = datetime.now(UTC)
     async with events.transaction():
-        won = await AccessInvitation.filter(
-            id=invitation.id,
-            account_id=invitation.account_id,
-            status=InvitationStatus.PENDING,
-            expires_at__gt=now,
-        ).update(status=InvitationStatus.WITHDRAWN, closed_at=now)
+        won = (
+            await selected(AccessInvitation, actor, PENDING_INVITATIONS)
+            .filter(id=invitation.id)
+            .update(status=InvitationStatus.WITHDRAWN, closed_at=now)
+        )
         if not won:
             raise _not_pending(await AccessInvitation.get(id=invitation.id))
         await record_activity(
@@ -436,9 +422,11 @@ async def revoke_access(actor: Actor, invitation_id: int) -> AccessInvitation:
     invitation = await _require_own_invitation(actor, invitation_id)
     now = datetime.now(UTC)
     async with events.transaction():
-        won = await AccessInvitation.filter(
-            id=invitation.id, account_id=invitation.account_id, status=InvitationStatus.CONNECTED
-        ).update(status=InvitationStatus.REVOKED, closed_at=now)
+        won = (
+            await scoped(AccessInvitation, actor)
+            .filter(id=invitation.id, status=InvitationStatus.CONNECTED)
+            .update(status=InvitationStatus.REVOKED, closed_at=now)
+        )
         if not won:
             current = await AccessInvitation.get(id=invitation.id)
             if effective_status(current) == InvitationStatus.PENDING:

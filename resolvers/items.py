@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
 import idna
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import Q
-from tortoise.queryset import QuerySet
 
 import events
+from events.activity import record_activity
 from models.activity import ActivityVerb
 from models.customer import Customer
 from models.item import Contract, Domain, Task, TaskPriority, TaskStatus
 from models.partner import Partner, PartnerMember
 from models.statements import next_in_sequence
-from resolvers.activity import record_activity
 from resolvers.actor import Actor
 from resolvers.customers import require_customer
 from resolvers.errors import Conflict, NotFound, ValidationFailed
-from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
-from resolvers.validation import Problems, clean_text, search_words
+from resolvers.pagination import Page, PageRequest, keyset_page
+from resolvers.read_rules import READ_RULES, scoped, selected
+from resolvers.validation import Problems, clean_text
 
 Item = Domain | Contract | Task
 ItemT = TypeVar("ItemT", Domain, Contract, Task)
@@ -38,7 +37,6 @@ ITEM_MODELS: dict[str, type[Domain] | type[Contract] | type[Task]] = {
 }
 ITEM = "Item"
 MEMBER = "Partner member"
-OLDEST_FIRST = (SortKey("id"),)
 
 MAX_DOMAIN_LENGTH = 253
 MAX_AMOUNT_DIGITS = 10  # before the dot: fee_amount is DECIMAL(14, 4)
@@ -217,8 +215,8 @@ async def _assignable_customer(
     return None if customer_id is None else await require_customer(actor, customer_id, path)
 
 
-async def _member(partner_id: int, member_id: int, path: tuple[str, ...]) -> PartnerMember:
-    member = await PartnerMember.get_or_none(id=member_id, partner_id=partner_id)
+async def _member(actor: Actor, member_id: int, path: tuple[str, ...]) -> PartnerMember:
+    member = await scoped(PartnerMember, actor).get_or_none(id=member_id)
     if member is None:
         raise NotFound(MEMBER, path)
     return member
@@ -272,7 +270,7 @@ async def create_domain(actor: Actor, given: Mapping[str, Any]) -> Domain:
     assert names is not None
     name, ascii_name = names
     taken = Conflict(f"The domain {name} exists already.", ("name",))
-    if await Domain.exists(partner_id=partner_id, ascii_name=ascii_name):
+    if await scoped(Domain, actor).filter(ascii_name=ascii_name).exists():
         raise taken
     async with events.transaction():
         try:
@@ -292,7 +290,7 @@ async def create_domain(actor: Actor, given: Mapping[str, Any]) -> Domain:
 
 async def get_domain(actor: Actor, domain_id: int) -> Domain | None:
     """The partner's domain, or None (also for another partner's id)."""
-    return await Domain.get_or_none(id=domain_id, partner_id=actor.require_partner_id())
+    return await scoped(Domain, actor).get_or_none(id=domain_id)
 
 
 # ---------------------------------------------------------------- contracts
@@ -307,11 +305,11 @@ async def allocate_contract_number(partner_id: int) -> int:
     return await next_in_sequence(Partner._meta.db_table, "contract_seq", partner_id)
 
 
-async def _next_free_contract_number(partner_id: int) -> str:
+async def _next_free_contract_number(actor: Actor) -> str:
     # A contract entered by hand may already carry the number the sequence arrives at: skip it.
     while True:
-        number = format_contract_number(await allocate_contract_number(partner_id))
-        if not await Contract.exists(partner_id=partner_id, contract_number=number):
+        number = format_contract_number(await allocate_contract_number(actor.require_partner_id()))
+        if not await scoped(Contract, actor).filter(contract_number=number).exists():
             return number
 
 
@@ -327,11 +325,11 @@ async def create_contract(actor: Actor, given: Mapping[str, Any]) -> Contract:
     def taken(number: str) -> Conflict:
         return Conflict(f"Contract number {number} is taken.", ("contractNumber",))
 
-    if number is not None and await Contract.exists(partner_id=partner_id, contract_number=number):
+    if number is not None and await scoped(Contract, actor).filter(contract_number=number).exists():
         raise taken(number)
     async with events.transaction():
         if number is None:
-            number = await _next_free_contract_number(partner_id)
+            number = await _next_free_contract_number(actor)
         try:
             contract = await Contract.create(
                 partner_id=partner_id,
@@ -348,7 +346,7 @@ async def create_contract(actor: Actor, given: Mapping[str, Any]) -> Contract:
 
 async def get_contract(actor: Actor, contract_id: int) -> Contract | None:
     """The partner's contract, or None (also for another partner's id)."""
-    return await Contract.get_or_none(id=contract_id, partner_id=actor.require_partner_id())
+    return await scoped(Contract, actor).get_or_none(id=contract_id)
 
 
 # ---------------------------------------------------------------- tasks
@@ -359,7 +357,7 @@ async def create_task(actor: Actor, given: Mapping[str, Any]) -> Task:
     partner_id = actor.require_partner_id()
     customer = await _assignable_customer(actor, given.get("customer_id"), ("customerId",))
     if given.get("assignee_id") is not None:
-        await _member(partner_id, given["assignee_id"], ("assigneeId",))
+        await _member(actor, given["assignee_id"], ("assigneeId",))
     problems = Problems()
     values = _clean_task(
         problems, {"priority": TaskPriority.NORMAL, **given, "title": given.get("title")}
@@ -379,17 +377,16 @@ async def create_task(actor: Actor, given: Mapping[str, Any]) -> Task:
 
 async def get_task(actor: Actor, task_id: int) -> Task | None:
     """The partner's task, or None (also for another partner's id)."""
-    return await Task.get_or_none(id=task_id, partner_id=actor.require_partner_id())
+    return await scoped(Task, actor).get_or_none(id=task_id)
 
 
 async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> Task:
     """Change the given fields; DONE stamps completedAt, leaving DONE clears it."""
-    partner_id = actor.require_partner_id()
     task = await get_task(actor, task_id)
     if task is None:
         raise NotFound("Task", ("id",))
     if patch.get("assignee_id") is not None:
-        await _member(partner_id, patch["assignee_id"], ("patch", "assigneeId"))
+        await _member(actor, patch["assignee_id"], ("patch", "assigneeId"))
     problems = Problems(("patch",))
     values = _clean_task(problems, patch)
     problems.raise_if_any()
@@ -402,7 +399,7 @@ async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> T
             values["completed_at"] = None
     changed = {name: value for name, value in values.items() if getattr(task, name) != value}
     if changed:
-        await Task.filter(id=task.id, partner_id=partner_id).update(**changed)
+        await scoped(Task, actor).filter(id=task.id).update(**changed)
         task = await Task.get(id=task.id)
     return task
 
@@ -415,7 +412,7 @@ async def get_item(actor: Actor, type_name: str, item_id: int) -> Item | None:
     model = ITEM_MODELS.get(type_name)
     if model is None:
         return None
-    return await model.get_or_none(id=item_id, partner_id=actor.require_partner_id())
+    return await scoped(model, actor).get_or_none(id=item_id)
 
 
 async def assign_item(
@@ -430,18 +427,16 @@ async def assign_item(
     previous_id = item.customer_id
     if previous_id == customer_id:
         return item, customer  # nothing changes, so nothing is recorded
-    previous = (
-        await Customer.get_or_none(id=previous_id, partner_id=item.partner_id)
-        if previous_id
-        else None
-    )
+    previous = await scoped(Customer, actor).get_or_none(id=previous_id) if previous_id else None
     model = ITEM_MODELS[type_name]
     async with events.transaction():
         # Conditional on the customer we read, so a concurrent re-assignment is not overwritten
         # and every timeline row describes a change that really happened.
-        updated = await model.filter(
-            id=item.id, partner_id=item.partner_id, customer_id=previous_id
-        ).update(customer_id=customer_id)
+        updated = (
+            await scoped(model, actor)
+            .filter(id=item.id, customer_id=previous_id)
+            .update(customer_id=customer_id)
+        )
         if not updated:
             raise Conflict("The item was re-assigned meanwhile; reload and retry.", ("itemId",))
         if previous is not None:
@@ -456,45 +451,32 @@ async def assign_item(
 
 
 async def _item_page(
-    actor: Actor,
-    query: QuerySet[ItemT],
-    page: PageRequest,
-    filter: ItemFilter,
-    search_columns: tuple[str, ...],
+    actor: Actor, model: type[ItemT], page: PageRequest, filter: ItemFilter, **more: Any
 ) -> Page[ItemT]:
+    """One keyset page of the partner's items of `model`, oldest first, filtered as read_rules.py says."""
     if filter.customer_id is not None:
         if filter.unassigned:
             raise ValidationFailed.at(
                 ("filter", "unassigned"), "Give either customerId or unassigned: true, not both."
             )
         await require_customer(actor, filter.customer_id, ("filter", "customerId"))
-        query = query.filter(customer_id=filter.customer_id)
-    elif filter.unassigned is not None:
-        query = query.filter(customer_id__isnull=filter.unassigned)
-    for word in search_words(filter.search, ("filter", "search")):
-        query = query.filter(
-            Q(*[Q(**{f"{column}__icontains": word}) for column in search_columns], join_type=Q.OR)
-        )
-    return await keyset_page(query, OLDEST_FIRST, page)
+    rules = READ_RULES[model]
+    query = selected(model, actor, rules.conditions({**asdict(filter), **more}))
+    return await keyset_page(query, rules.order(), page)
 
 
 async def list_domains(actor: Actor, page: PageRequest, filter: ItemFilter) -> Page[Domain]:
-    """One keyset page of the partner's domains, oldest first; search matches the name."""
-    query = Domain.filter(partner_id=actor.require_partner_id())
-    return await _item_page(actor, query, page, filter, ("name", "ascii_name"))
+    """One keyset page of the partner's domains; search matches the name."""
+    return await _item_page(actor, Domain, page, filter)
 
 
 async def list_contracts(actor: Actor, page: PageRequest, filter: ItemFilter) -> Page[Contract]:
-    """One keyset page of the partner's contracts, oldest first; search: number, product."""
-    query = Contract.filter(partner_id=actor.require_partner_id())
-    return await _item_page(actor, query, page, filter, ("contract_number", "product"))
+    """One keyset page of the partner's contracts; search: number, product."""
+    return await _item_page(actor, Contract, page, filter)
 
 
 async def list_tasks(
     actor: Actor, page: PageRequest, filter: ItemFilter, status: TaskStatus | None = None
 ) -> Page[Task]:
-    """One keyset page of the partner's tasks, oldest first; search: title, description."""
-    query = Task.filter(partner_id=actor.require_partner_id())
-    if status is not None:
-        query = query.filter(status=status)
-    return await _item_page(actor, query, page, filter, ("title", "description"))
+    """One keyset page of the partner's tasks; search: title, description."""
+    return await _item_page(actor, Task, page, filter, status=status)

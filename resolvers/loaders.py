@@ -1,7 +1,8 @@
 """Batch look-ups behind the per-request DataLoaders (schema/context.py builds them).
 
-Each takes the partner whose data may be read and a list of keys, and answers in
-key order with one SQL statement, so lists never cost one query per row.
+Each takes the actor whose rows may be read and a list of keys, and answers in key order
+with one SQL statement, so lists never cost one query per row. Scoping and the order of
+child lists come from resolvers/read_rules.py, like every other read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from models.invitation import AccessInvitation, InvitationStatus
 from models.item import Contract, Domain, Task
 from models.outbox import EmailDelivery
 from models.partner import Partner, PartnerMember
+from resolvers.actor import Actor
+from resolvers.conditions import OneOf
+from resolvers.read_rules import INVITATIONS, READ_RULES, scoped, selected
 
 ModelT = TypeVar("ModelT", bound=Model)
 
@@ -35,15 +39,33 @@ def _grouped(rows: Sequence[ModelT], keys: Sequence[int], attribute: str) -> lis
     return [groups.get(key, []) for key in keys]
 
 
-async def customers_by_id(partner_id: int, keys: Sequence[int]) -> list[Customer | None]:
-    return _by_id(await Customer.filter(partner_id=partner_id, id__in=keys), keys)
+async def _rows_by_id(
+    model: type[ModelT], actor: Actor, keys: Sequence[int]
+) -> list[ModelT | None]:
+    return _by_id(await scoped(model, actor).filter(id__in=keys), keys)
 
 
-async def members_by_id(partner_id: int, keys: Sequence[int]) -> list[PartnerMember | None]:
-    return _by_id(await PartnerMember.filter(partner_id=partner_id, id__in=keys), keys)
+async def _children(model: type[ModelT], actor: Actor, keys: Sequence[int]) -> list[list[ModelT]]:
+    """The rows of `model` belonging to each customer in `keys`, in their child-list order."""
+    query = selected(model, actor, [OneOf("customer_id", tuple(keys))])
+    rows = await query.order_by(*READ_RULES[model].child_order)
+    return _grouped(rows, keys, "customer_id")
+
+
+async def customers_by_id(actor: Actor, keys: Sequence[int]) -> list[Customer | None]:
+    return await _rows_by_id(Customer, actor, keys)
+
+
+async def members_by_id(actor: Actor, keys: Sequence[int]) -> list[PartnerMember | None]:
+    return await _rows_by_id(PartnerMember, actor, keys)
+
+
+async def emails_by_id(actor: Actor, keys: Sequence[int]) -> list[EmailDelivery | None]:
+    return await _rows_by_id(EmailDelivery, actor, keys)
 
 
 async def partners_by_id(keys: Sequence[int]) -> list[Partner | None]:
+    """Partners' public profiles: anyone who sees an invitation sees its partner's profile."""
     return _by_id(await Partner.filter(id__in=keys), keys)
 
 
@@ -52,41 +74,28 @@ async def accounts_by_id(keys: Sequence[int]) -> list[AccountHolder | None]:
     return _by_id(await AccountHolder.filter(id__in=keys), keys)
 
 
-async def emails_by_id(keys: Sequence[int]) -> list[EmailDelivery | None]:
-    return _by_id(await EmailDelivery.filter(id__in=keys), keys)
+async def domains_by_customer(actor: Actor, keys: Sequence[int]) -> list[list[Domain]]:
+    return await _children(Domain, actor, keys)
 
 
-async def domains_by_customer(partner_id: int, keys: Sequence[int]) -> list[list[Domain]]:
-    rows = await Domain.filter(partner_id=partner_id, customer_id__in=keys).order_by("name", "id")
-    return _grouped(rows, keys, "customer_id")
+async def contracts_by_customer(actor: Actor, keys: Sequence[int]) -> list[list[Contract]]:
+    return await _children(Contract, actor, keys)
 
 
-async def contracts_by_customer(partner_id: int, keys: Sequence[int]) -> list[list[Contract]]:
-    rows = await Contract.filter(partner_id=partner_id, customer_id__in=keys).order_by(
-        "starts_on", "id"
-    )
-    return _grouped(rows, keys, "customer_id")
+async def tasks_by_customer(actor: Actor, keys: Sequence[int]) -> list[list[Task]]:
+    return await _children(Task, actor, keys)
 
 
-async def tasks_by_customer(partner_id: int, keys: Sequence[int]) -> list[list[Task]]:
-    rows = await Task.filter(partner_id=partner_id, customer_id__in=keys).order_by("due_on", "id")
-    return _grouped(rows, keys, "customer_id")
+async def inquiries_by_customer(actor: Actor, keys: Sequence[int]) -> list[list[Inquiry]]:
+    return await _children(Inquiry, actor, keys)
 
 
-async def inquiries_by_customer(partner_id: int, keys: Sequence[int]) -> list[list[Inquiry]]:
-    rows = await Inquiry.filter(partner_id=partner_id, customer_id__in=keys).order_by("id")
-    return _grouped(rows, keys, "customer_id")
-
-
-async def authorization_by_customer(
-    partner_id: int, keys: Sequence[int]
+async def invitation_by_customer(
+    actor: Actor, keys: Sequence[int]
 ) -> list[AccessInvitation | None]:
-    """The customer's connected (or, once revoked, latest) access authorization."""
-    rows = await AccessInvitation.filter(
-        partner_id=partner_id,
-        customer_id__in=keys,
-        status__in=(InvitationStatus.CONNECTED, InvitationStatus.REVOKED),
-    ).order_by("id")
+    """The customer's connected (or, once revoked, latest) access invitation."""
+    conditions = INVITATIONS.conditions({"linked_to_customers": keys})
+    rows = await selected(AccessInvitation, actor, conditions).order_by("id")
     latest: dict[int, AccessInvitation] = {}
     for row in rows:
         assert row.customer_id is not None

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from resolvers.conditions import AllOf, AnyOf, Compare, Condition, to_q
 from resolvers.errors import ValidationFailed
 
 MAX_PAGE_SIZE = 100
+# The page a list answers when `first` (and `last`) is left out or null; the cost limit
+# (schema/limits.py) counts such a list at this size too.
+DEFAULT_PAGE_SIZE = 20
 ModelT = TypeVar("ModelT", bound=Model)
 
 
@@ -32,7 +35,7 @@ class SortKey:
 
 @dataclass(frozen=True)
 class PageRequest:
-    first: int | None = 20
+    first: int | None = DEFAULT_PAGE_SIZE
     after: str | None = None
     last: int | None = None
     before: str | None = None
@@ -45,7 +48,7 @@ class PageRequest:
         size = self.last if backwards else self.first
         name = "last" if backwards else "first"
         if size is None:
-            size = 20
+            size = DEFAULT_PAGE_SIZE
         if size < 0:
             raise ValidationFailed.at((name,), f"{name} must not be negative.")
         if size > MAX_PAGE_SIZE:
@@ -70,7 +73,8 @@ class Page(Generic[ModelT]):
         return self.cursors[-1] if self.cursors else None
 
 
-def _signature(keys: Sequence[SortKey]) -> str:
+def signature(keys: Sequence[SortKey]) -> str:
+    """The ordering a cursor belongs to, written into it ("-created_at,-id")."""
     return ",".join(("-" if key.descending else "") + key.field for key in keys)
 
 
@@ -89,7 +93,7 @@ def _cursor_value(value: Any) -> str:
 def _encode(keys: Sequence[SortKey], row: Model) -> str:
     """ "signature|id|sort value" in unpadded base64url; the id is the last, unique key."""
     *sort_keys, _id_key = keys
-    parts = [_signature(keys), str(row.pk)] + [
+    parts = [signature(keys), str(row.pk)] + [
         _cursor_value(getattr(row, key.field)) for key in sort_keys
     ]
     return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
@@ -104,7 +108,7 @@ def decode_cursor(keys: Sequence[SortKey], cursor: str, argument: str) -> list[A
     except (ValueError, binascii.Error, UnicodeError):
         raise invalid from None
     parts = text.split("|", len(keys))
-    if len(parts) != len(keys) + 1 or parts[0] != _signature(keys):
+    if len(parts) != len(keys) + 1 or parts[0] != signature(keys):
         raise invalid
     *sort_keys, _id_key = keys
     raw_id, *raw_values = parts[1:]
@@ -128,23 +132,20 @@ def decode_cursor(keys: Sequence[SortKey], cursor: str, argument: str) -> list[A
     return values
 
 
-def _beyond(keys: Sequence[SortKey], values: list[Any], forwards: bool) -> Q:
+def beyond(keys: Sequence[SortKey], values: list[Any], forwards: bool) -> Condition:
     """Rows strictly after `values` in the (possibly reversed) key order."""
-    alternatives = []
+    alternatives: list[Condition] = []
     for position, key in enumerate(keys):
         ascending = key.descending != forwards  # reversed when paging backwards
-        operator = "lt" if ascending else "gt"
-        conditions = {keys[i].field: values[i] for i in range(position)}
-        conditions[f"{key.field}__{operator}"] = values[position]
-        alternatives.append(Q(**conditions))
+        earlier = [Compare(keys[i].field, "=", values[i]) for i in range(position)]
+        step = Compare(key.field, "<" if ascending else ">", values[position])
+        alternatives.append(AllOf((*earlier, step)))
     # The first key's inclusive bound says nothing new, but it is what an index range scan
     # can use: to a generic PostgreSQL plan (config.py) the OR alone is only a row filter.
-    first_bound = "lte" if keys[0].descending != forwards else "gte"
-    return Q(
-        Q(**{f"{keys[0].field}__{first_bound}": values[0]}),
-        Q(*alternatives, join_type=Q.OR),
-        join_type=Q.AND,
+    first_bound = Compare(
+        keys[0].field, "<=" if keys[0].descending != forwards else ">=", values[0]
     )
+    return AllOf((first_bound, AnyOf(tuple(alternatives))))
 
 
 async def keyset_page(
@@ -160,9 +161,9 @@ async def keyset_page(
 
     window = query
     if after is not None:
-        window = window.filter(_beyond(keys, after, forwards=False))
+        window = window.filter(to_q([beyond(keys, after, forwards=False)]))
     if before is not None:
-        window = window.filter(_beyond(keys, before, forwards=True))
+        window = window.filter(to_q([beyond(keys, before, forwards=True)]))
     rows = list(await window.order_by(*ordering(backwards)).limit(size + 1))
     more = len(rows) > size
     rows = rows[:size]

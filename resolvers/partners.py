@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from models.partner import Partner
+from models.partner import Partner, PartnerMember
 from models.statements import fetch_value
 from resolvers.actor import Actor
+from resolvers.read_rules import scoped, tenant
 from resolvers.validation import Problems, clean_text, lookup_key
 
 
@@ -26,13 +27,28 @@ async def public_partner_id(slug: str) -> int | None:
     return None if found is None else int(found)
 
 
+def own_partner_id(actor: Actor) -> int:
+    """The signed-in member's partner (whose events their subscriptions follow)."""
+    return tenant(Partner, actor)[1]
+
+
 async def own_partner(actor: Actor) -> Partner:
-    return await Partner.get(id=actor.require_partner_id())
+    return await scoped(Partner, actor).get()
+
+
+async def get_partner(actor: Actor, partner_id: int) -> Partner | None:
+    """The signed-in member's own partner, or None for any other id."""
+    return await scoped(Partner, actor).get_or_none(id=partner_id)
+
+
+async def get_member(actor: Actor, member_id: int) -> PartnerMember | None:
+    """A member of the signed-in member's partner, or None."""
+    return await scoped(PartnerMember, actor).get_or_none(id=member_id)
 
 
 async def update_partner_profile(actor: Actor, changes: Mapping[str, Any]) -> Partner:
     """Change the given profile fields (OWNER/ADMIN only); null clears optional text."""
-    member = actor.require_admin()
+    actor.require_admin()
     problems = Problems()
     values: dict[str, Any] = {}
     if "display_name" in changes:
@@ -76,5 +92,5 @@ async def update_partner_profile(actor: Actor, changes: Mapping[str, Any]) -> Pa
             values["is_public"] = bool(changes["is_public"])
     problems.raise_if_any()
     if values:
-        await Partner.filter(id=member.partner_id).update(**values)
-    return await Partner.get(id=member.partner_id)
+        await scoped(Partner, actor).update(**values)
+    return await own_partner(actor)

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from config import Settings
 from schema.activity import ActivityQuery
 from schema.auth import AccountHolder, AuthMutation, AuthQuery
-from schema.compiled import CompiledReads
 from schema.customers import CustomerMutation, CustomerQuery
-from schema.extensions import ErrorTranslation
 from schema.inquiries import InquiryMutation, InquiryQuery
 from schema.invitations import InvitationMutation, InvitationQuery
 from schema.items import ItemMutation, ItemQuery
-from schema.limits import limit_extensions
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
 from schema.subscriptions import LiveSubscription
@@ -55,29 +48,18 @@ class Mutation(
     pass
 
 
-class PartnerDeskSchema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        """Log nothing here: client errors are the client's, and ErrorTranslation logs
-        server faults once, with their request id and traceback."""
-
-
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
-    """The executable schema; production settings turn off introspection and suggestions."""
+    """The executable schema; production settings turn off field suggestions.
+
+    Operations never run through Strawberry's own execution (and so carry no Strawberry
+    extensions): every route hands them to one pipeline (schema/pipeline.py), which parses,
+    validates, limits, runs and translates errors the same way for all.
+    """
     settings = settings or Settings()
-    production = settings.production
-    extensions: list = [
-        lambda: ErrorTranslation(hide_suggestions=production),
-        *limit_extensions(settings),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-    ]
-    if settings.compiled_reads:
-        extensions.append(CompiledReads)
-    return PartnerDeskSchema(
+    return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Partner, PartnerMember, AccountHolder],
-        extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

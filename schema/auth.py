@@ -10,10 +10,10 @@ from models.account import AccountHolder as AccountHolderModel
 from models.auth import Realm
 from resolvers import auth
 from resolvers.actor import Actor
-from resolvers.errors import DomainError
 from schema.context import Info
-from schema.errors import UserError, user_errors
+from schema.errors import UserError
 from schema.ids import to_global_id
+from schema.mutations import mutation
 from schema.partners import PartnerMember
 from schema.relay import Node
 
@@ -79,10 +79,6 @@ class AuthPayload:
             errors=[],
         )
 
-    @classmethod
-    def failed(cls, error: DomainError) -> AuthPayload:
-        return cls(token=None, expires_at=None, viewer=None, errors=user_errors(error))
-
 
 @strawberry.type
 class OkPayload:
@@ -127,59 +123,45 @@ class AuthQuery:
 
 @strawberry.type
 class AuthMutation:
-    @strawberry.mutation(description="Create a partner and its owner, and sign the owner in.")
+    @mutation(description="Create a partner and its owner, and sign the owner in.")
     async def register_partner(self, info: Info, input: RegisterPartnerInput) -> AuthPayload:
-        try:
-            issued = await auth.register_partner(
-                info.context.settings.token_ttl_hours,
-                partner_name=input.partner_name,
-                slug=input.slug,
-                name=input.name,
-                email=input.email,
-                password=input.password,
-                client_ip=info.context.actor.client_ip,
-            )
-        except DomainError as error:
-            return AuthPayload.failed(error)
+        issued = await auth.register_partner(
+            info.context.settings.token_ttl_hours,
+            partner_name=input.partner_name,
+            slug=input.slug,
+            name=input.name,
+            email=input.email,
+            password=input.password,
+            client_ip=info.context.actor.client_ip,
+        )
         return AuthPayload.issued(issued)
 
-    @strawberry.mutation(description="Create an account holder and sign them in.")
+    @mutation(description="Create an account holder and sign them in.")
     async def register_account(self, info: Info, input: RegisterAccountInput) -> AuthPayload:
-        try:
-            issued = await auth.register_account(
-                info.context.settings.token_ttl_hours,
-                name=input.name,
-                email=input.email,
-                password=input.password,
-                phone=input.phone,
-                company_name=input.company_name,
-                language=input.language,
-                client_ip=info.context.actor.client_ip,
-            )
-        except DomainError as error:
-            return AuthPayload.failed(error)
+        issued = await auth.register_account(
+            info.context.settings.token_ttl_hours,
+            name=input.name,
+            email=input.email,
+            password=input.password,
+            phone=input.phone,
+            company_name=input.company_name,
+            language=input.language,
+            client_ip=info.context.actor.client_ip,
+        )
         return AuthPayload.issued(issued)
 
-    @strawberry.mutation(
-        description="Sign in; a wrong password and an unknown e-mail give the same error."
-    )
+    @mutation(description="Sign in; a wrong password and an unknown e-mail give the same error.")
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        try:
-            issued = await auth.login(
-                info.context.settings.token_ttl_hours,
-                realm=input.realm,
-                email=input.email,
-                password=input.password,
-                client_ip=info.context.actor.client_ip,
-            )
-        except DomainError as error:
-            return AuthPayload.failed(error)
+        issued = await auth.login(
+            info.context.settings.token_ttl_hours,
+            realm=input.realm,
+            email=input.email,
+            password=input.password,
+            client_ip=info.context.actor.client_ip,
+        )
         return AuthPayload.issued(issued)
 
-    @strawberry.mutation(description="Revoke the token this request was sent with.")
+    @mutation(description="Revoke the token this request was sent with.")
     async def logout(self, info: Info) -> OkPayload:
-        try:
-            await auth.logout(info.context.actor)
-        except DomainError as error:
-            return OkPayload(ok=False, errors=user_errors(error))
+        await auth.logout(info.context.actor)
         return OkPayload(ok=True, errors=[])

@@ -17,19 +17,17 @@ from resolvers.actor import Actor
 
 
 class Loaders:
-    """DataLoaders bound to one partner; built per request (and per subscription event).
+    """DataLoaders reading what one actor may see; built per request (and per subscription event).
 
     Each loader is made on first use: most operations need one or two of them, and an idle
     websocket connection (a dashboard) needs none (~5 KiB saved per connection).
     """
 
-    def __init__(self, partner_id: int | None) -> None:
-        self.partner_id = (
-            partner_id if partner_id is not None else -1
-        )  # visitors see no partner data
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
 
     def _scoped(self, batch: Any) -> DataLoader[Any, Any]:
-        return DataLoader(load_fn=functools.partial(batch, self.partner_id))
+        return DataLoader(load_fn=functools.partial(batch, self.actor))
 
     @functools.cached_property
     def customer(self) -> DataLoader[Any, Any]:
@@ -56,8 +54,8 @@ class Loaders:
         return self._scoped(loaders.inquiries_by_customer)
 
     @functools.cached_property
-    def authorization_of_customer(self) -> DataLoader[Any, Any]:
-        return self._scoped(loaders.authorization_by_customer)
+    def invitation_of_customer(self) -> DataLoader[Any, Any]:
+        return self._scoped(loaders.invitation_by_customer)
 
     @functools.cached_property
     def partner(self) -> DataLoader[int, Any]:
@@ -69,7 +67,7 @@ class Loaders:
 
     @functools.cached_property
     def email(self) -> DataLoader[int, Any]:
-        return DataLoader(load_fn=loaders.emails_by_id)
+        return self._scoped(loaders.emails_by_id)
 
 
 @dataclass
@@ -92,12 +90,11 @@ class Context:
     def build(
         cls, request: HTTPConnection, settings: Settings, actor: Actor, response: Any = None
     ) -> Context:
-        partner_id = actor.member.partner_id if actor.member else None
         return cls(
             request=request,
             settings=settings,
             actor=actor,
-            loaders=Loaders(partner_id),
+            loaders=Loaders(actor),
             response=response,
         )
 

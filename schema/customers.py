@@ -13,13 +13,13 @@ from models.customer import CustomerKind, CustomerSource, CustomerStatus
 from models.item import TaskStatus
 from resolvers import activity, customers
 from resolvers.customers import CustomerSortField
-from resolvers.errors import DomainError
-from resolvers.pagination import Page
+from resolvers.pagination import Page, PageRequest
 from schema.activity import ActivityConnection
 from schema.context import Info
-from schema.errors import UserError, user_errors
-from schema.ids import decode_id, to_global_id
+from schema.errors import UserError
+from schema.ids import decode_id, pk_or_none, to_global_id
 from schema.inputs import given_fields
+from schema.mutations import mutation
 from schema.relay import Connection, Node, build_connection, page_request
 
 if TYPE_CHECKING:
@@ -152,14 +152,16 @@ class Customer(Node):
         return [Inquiry.from_model(row) for row in rows]
 
     @strawberry.field(
-        description="The connected access authorization, if any (after a revoke: the REVOKED one)."
+        # The contract's name for the customer's access invitation.
+        name="accessAuthorization",
+        description="The connected access authorization, if any (after a revoke: the REVOKED one).",
     )
-    async def access_authorization(
+    async def access_invitation(
         self, info: Info
     ) -> Annotated[AccessInvitation, strawberry.lazy("schema.invitations")] | None:
         from schema.invitations import AccessInvitation
 
-        found = await info.context.loaders.authorization_of_customer.load(self._model.id)
+        found = await info.context.loaders.invitation_of_customer.load(self._model.id)
         return AccessInvitation.from_model(found) if found else None
 
 
@@ -206,6 +208,32 @@ class CustomerInput:
     tags: list[str] | None = strawberry.UNSET
 
 
+@strawberry.input(
+    one_of=True,
+    description=(
+        "Either a new customer (fields may be left out: they are taken from the inquiry or "
+        "account) or an existing one. A new customer is a COMPANY when it has a company name "
+        "(taken over or given) or kind COMPANY is sent; kind PERSON is the input's default and "
+        "cannot override that, so send companyName: null for a person. An existing customer's "
+        "fields are never changed: only the link is added."
+    ),
+)
+class CustomerTarget:
+    new_customer: CustomerInput | None = strawberry.UNSET
+    existing_customer_id: strawberry.ID | None = strawberry.UNSET
+
+
+def customer_target(target: CustomerTarget) -> customers.CustomerTarget:
+    """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
+    if isinstance(target.existing_customer_id, str):  # "" is an id too (a malformed one)
+        return customers.CustomerTarget(
+            existing_customer_id=customer_pk(
+                target.existing_customer_id, ("target", "existingCustomerId")
+            )
+        )
+    return customers.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
+
+
 @strawberry.input(description="Only the fields given change; null clears a field.")
 class CustomerPatch:
     kind: CustomerKind | None = strawberry.UNSET
@@ -236,6 +264,12 @@ class CustomerFilter:
     status: CustomerStatus | None = None
     source: CustomerSource | None = None
     tag: str | None = None
+    created_after: datetime | None = strawberry.field(
+        default=None, description="Only customers created at or after this moment."
+    )
+    created_before: datetime | None = strawberry.field(
+        default=None, description="Only customers created before this moment."
+    )
 
 
 @strawberry.type
@@ -247,9 +281,30 @@ class CustomerPayload:
     def ok(cls, customer: CustomerModel) -> CustomerPayload:
         return cls(customer=Customer.from_model(customer), errors=[])
 
-    @classmethod
-    def failed(cls, error: DomainError) -> CustomerPayload:
-        return cls(customer=None, errors=user_errors(error))
+
+def customer_list(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: CustomerFilter | None,
+    order_by: CustomerOrder | None,
+) -> tuple[PageRequest, customers.CustomerFilter, customers.CustomerOrder]:
+    """What `customers(...)`'s arguments ask for, in the resolvers' terms. The compiled read
+    path reads the arguments through this too, so both paths mean the same by them."""
+    wanted = filter or CustomerFilter()
+    order = customers.CustomerOrder()
+    if order_by is not None:
+        order = customers.CustomerOrder(order_by.field, order_by.direction == SortDirection.DESC)
+    request = customers.CustomerFilter(
+        search=wanted.search,
+        status=wanted.status,
+        source=wanted.source,
+        tag=wanted.tag,
+        created_after=wanted.created_after,
+        created_before=wanted.created_before,
+    )
+    return page_request(first, after, last, before), request, order
 
 
 def customer_pk(global_id: str, path: tuple[str, ...] = ("id",)) -> int:
@@ -269,30 +324,14 @@ class CustomerQuery:
         filter: CustomerFilter | None = None,
         order_by: CustomerOrder | None = None,
     ) -> CustomerConnection:
-        wanted = filter or CustomerFilter()
-        order = customers.CustomerOrder()
-        if order_by is not None:
-            order = customers.CustomerOrder(
-                order_by.field, order_by.direction == SortDirection.DESC
-            )
         page = await customers.list_customers(
-            info.context.actor,
-            page_request(first, after, last, before),
-            customers.CustomerFilter(
-                search=wanted.search, status=wanted.status, source=wanted.source, tag=wanted.tag
-            ),
-            order,
+            info.context.actor, *customer_list(first, after, last, before, filter, order_by)
         )
         return CustomerConnection.of(page)
 
     @strawberry.field
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        info.context.actor.require_member()
-        try:
-            pk = customer_pk(id)
-        except DomainError:
-            return None
-        found = await customers.get_customer(info.context.actor, pk)
+        found = await customers.get_customer(info.context.actor, pk_or_none(id, "Customer"))
         return Customer.from_model(found) if found else None
 
     @strawberry.field(
@@ -311,16 +350,12 @@ class CustomerQuery:
 
 @strawberry.type
 class CustomerMutation:
-    @strawberry.mutation
+    @mutation()
     async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
-        try:
-            return CustomerPayload.ok(
-                await customers.create_customer(info.context.actor, given_fields(input))
-            )
-        except DomainError as error:
-            return CustomerPayload.failed(error)
+        customer = await customers.create_customer(info.context.actor, given_fields(input))
+        return CustomerPayload.ok(customer)
 
-    @strawberry.mutation(
+    @mutation(
         description="Change the fields given; a stale expectedVersion gives CONFLICT and changes nothing."
     )
     async def update_customer(
@@ -330,28 +365,19 @@ class CustomerMutation:
         patch: CustomerPatch,
         expected_version: int | None = None,
     ) -> CustomerPayload:
-        try:
-            customer = await customers.update_customer(
-                info.context.actor, customer_pk(id), given_fields(patch), expected_version
-            )
-        except DomainError as error:
-            return CustomerPayload.failed(error)
+        customer = await customers.update_customer(
+            info.context.actor, customer_pk(id), given_fields(patch), expected_version
+        )
         return CustomerPayload.ok(customer)
 
-    @strawberry.mutation
+    @mutation()
     async def archive_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        try:
-            return CustomerPayload.ok(
-                await customers.archive_customer(info.context.actor, customer_pk(id))
-            )
-        except DomainError as error:
-            return CustomerPayload.failed(error)
+        return CustomerPayload.ok(
+            await customers.archive_customer(info.context.actor, customer_pk(id))
+        )
 
-    @strawberry.mutation
+    @mutation()
     async def restore_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
-        try:
-            return CustomerPayload.ok(
-                await customers.restore_customer(info.context.actor, customer_pk(id))
-            )
-        except DomainError as error:
-            return CustomerPayload.failed(error)
+        return CustomerPayload.ok(
+            await customers.restore_customer(info.context.actor, customer_pk(id))
+        )

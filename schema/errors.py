@@ -1,10 +1,24 @@
-"""UserError, the ErrorCode enum, and the translation of domain errors into payload errors."""
+"""Errors as clients see them: UserError in mutation payloads, and top-level errors.
+
+Expected failures of mutations are data (`user_errors`: a DomainError's problems as the
+payload's `errors`). Everything else reaching the top-level "errors" array goes through
+`translate_error`: domain errors raised by queries keep their message and gain a code,
+server faults are masked and logged with a request id.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
 import strawberry
+from graphql import GraphQLError
 
 from resolvers.errors import DomainError, ErrorCode
+
+log = logging.getLogger("partnerdesk.errors")
+INTERNAL_ERROR = "Internal server error"
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 strawberry.enum(ErrorCode, description="Why a mutation did not do what was asked.")
 
@@ -31,3 +45,39 @@ def user_errors(error: DomainError) -> list[UserError]:
         )
         for problem in error.errors
     ]
+
+
+def translate_error(error: GraphQLError, request_id: str, hide_suggestions: bool) -> GraphQLError:
+    """One top-level error, as clients see it.
+
+    - A DomainError raised by a query (UNAUTHENTICATED, NOT_FOUND, bad cursor, ...)
+      keeps its readable message and gains `extensions.code` (and `field`).
+    - Any other exception is a server fault: its message could leak internals, so the
+      client gets "Internal server error" and a request id; the log gets the traceback.
+    - Parse and validation errors (no original exception) pass unchanged, except that in
+      production "Did you mean ...?" suggestions are cut from every message (graphql-core
+      adds them to unknown-argument errors even with field suggestions off).
+    """
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        if hide_suggestions and "Did you mean" in error.message:
+            message = SUGGESTION.sub("", error.message).rstrip()
+            return GraphQLError(
+                message, nodes=error.nodes, path=error.path, extensions=error.extensions
+            )
+        return error
+    if isinstance(original, DomainError):
+        first = original.errors[0]
+        extensions = {"code": first.code.value}
+        if first.path:
+            extensions["field"] = list(first.path)  # type: ignore[assignment]
+        return GraphQLError(
+            original.message, nodes=error.nodes, path=error.path, extensions=extensions
+        )
+    log.error("request %s: unexpected error at %s", request_id, error.path, exc_info=original)
+    return GraphQLError(
+        INTERNAL_ERROR,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )

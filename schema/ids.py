@@ -15,6 +15,8 @@ from resolvers.errors import NotFound
 
 # Primary keys are 32-bit integer columns; a larger number cannot name a row.
 MAX_PK = 2**31 - 1
+# A primary key no row has (ids start at 1): what an id that names nothing looks up.
+NO_ROW = 0
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
@@ -46,3 +48,17 @@ def decode_id(
     if parsed is None or parsed[0] not in expected:
         raise NotFound(what or expected[0], path)
     return parsed[1]
+
+
+def pk_or_none(global_id: str, type_name: str) -> int | None:
+    """The primary key behind a global id of `type_name`, or None when it names nothing of it
+    (queries answer null for such an id, as for another partner's)."""
+    parsed = parse_global_id(global_id)
+    return parsed[1] if parsed is not None and parsed[0] == type_name else None
+
+
+def pk_or_no_row(global_id: str, type_name: str) -> int:
+    """The primary key behind a global id of `type_name`, or NO_ROW, for look-ups that answer
+    NOT_FOUND themselves once they have checked who is asking."""
+    pk = pk_or_none(global_id, type_name)
+    return NO_ROW if pk is None else pk

@@ -1,4 +1,4 @@
-"""Inquiries: the Inquiry type, CustomerTarget, queries and mutations."""
+"""Inquiries: the Inquiry type, its inputs, queries and mutations."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import strawberry
 
 from models.inquiry import Inquiry as InquiryModel
 from models.inquiry import InquiryStatus
-from resolvers import customers, inquiries
-from resolvers.errors import DomainError
+from resolvers import inquiries
 from resolvers.pagination import Page
 from schema.context import Info
-from schema.customers import Customer, CustomerInput, customer_pk
-from schema.errors import UserError, user_errors
-from schema.ids import decode_id, to_global_id
+from schema.customers import Customer, CustomerTarget, customer_target
+from schema.errors import UserError
+from schema.ids import decode_id, pk_or_none, to_global_id
 from schema.inputs import given_fields
+from schema.mutations import mutation
 from schema.partners import PartnerMember
 from schema.relay import Connection, Node, build_connection, page_request
 
@@ -90,32 +90,6 @@ class InquiryFilter:
     status: InquiryStatus | None = None
 
 
-@strawberry.input(
-    one_of=True,
-    description=(
-        "Either a new customer (fields may be left out: they are taken from the inquiry or "
-        "account) or an existing one. A new customer is a COMPANY when it has a company name "
-        "(taken over or given) or kind COMPANY is sent; kind PERSON is the input's default and "
-        "cannot override that, so send companyName: null for a person. An existing customer's "
-        "fields are never changed: only the link is added."
-    ),
-)
-class CustomerTarget:
-    new_customer: CustomerInput | None = strawberry.UNSET
-    existing_customer_id: strawberry.ID | None = strawberry.UNSET
-
-
-def customer_target(target: CustomerTarget) -> customers.CustomerTarget:
-    """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
-    if isinstance(target.existing_customer_id, str):  # "" is an id too (a malformed one)
-        return customers.CustomerTarget(
-            existing_customer_id=customer_pk(
-                target.existing_customer_id, ("target", "existingCustomerId")
-            )
-        )
-    return customers.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
-
-
 @strawberry.input
 class SubmitInquiryInput:
     partner_slug: str
@@ -158,10 +132,6 @@ class InquiryPayload:
     customer: Customer | None
     errors: list[UserError]
 
-    @classmethod
-    def failed(cls, error: DomainError) -> InquiryPayload:
-        return cls(inquiry=None, customer=None, errors=user_errors(error))
-
 
 def inquiry_pk(global_id: str, path: tuple[str, ...] = ("inquiryId",)) -> int:
     return decode_id(global_id, "Inquiry", path)
@@ -185,53 +155,33 @@ class InquiryQuery:
 
     @strawberry.field
     async def inquiry(self, info: Info, id: strawberry.ID) -> Inquiry | None:
-        info.context.actor.require_member()
-        try:
-            pk = inquiry_pk(id)
-        except DomainError:
-            return None
-        found = await inquiries.get_inquiry(info.context.actor, pk)
+        found = await inquiries.get_inquiry(info.context.actor, pk_or_none(id, "Inquiry"))
         return Inquiry.from_model(found) if found else None
 
 
 @strawberry.type
 class InquiryMutation:
-    @strawberry.mutation(
-        description="Public (no token): send an inquiry to a public partner profile."
-    )
+    @mutation(description="Public (no token): send an inquiry to a public partner profile.")
     async def submit_inquiry(self, info: Info, input: SubmitInquiryInput) -> SubmitInquiryPayload:
-        try:
-            await inquiries.submit_inquiry(
-                given_fields(input),
-                client_ip=info.context.actor.client_ip,
-                min_fill_seconds=info.context.settings.inquiry_min_fill_seconds,
-            )
-        except DomainError as error:
-            return SubmitInquiryPayload(accepted=False, errors=user_errors(error))
+        await inquiries.submit_inquiry(
+            given_fields(input),
+            client_ip=info.context.actor.client_ip,
+            min_fill_seconds=info.context.settings.inquiry_min_fill_seconds,
+        )
         return SubmitInquiryPayload(accepted=True, errors=[])
 
-    @strawberry.mutation(
-        description="Assign a NEW inquiry to a new or existing customer, permanently."
-    )
+    @mutation(description="Assign a NEW inquiry to a new or existing customer, permanently.")
     async def convert_inquiry(self, info: Info, input: ConvertInquiryInput) -> InquiryPayload:
-        try:
-            info.context.actor.require_member()  # a visitor learns nothing from the ids
-            inquiry, customer = await inquiries.convert_inquiry(
-                info.context.actor, inquiry_pk(input.inquiry_id), customer_target(input.target)
-            )
-        except DomainError as error:
-            return InquiryPayload.failed(error)
+        inquiry, customer = await inquiries.convert_inquiry(
+            info.context.actor, inquiry_pk(input.inquiry_id), customer_target(input.target)
+        )
         return InquiryPayload(
             inquiry=Inquiry.from_model(inquiry), customer=Customer.from_model(customer), errors=[]
         )
 
-    @strawberry.mutation(description="File a NEW inquiry away (spam, no fit).")
+    @mutation(description="File a NEW inquiry away (spam, no fit).")
     async def dismiss_inquiry(self, info: Info, input: DismissInquiryInput) -> InquiryPayload:
-        try:
-            info.context.actor.require_member()
-            inquiry = await inquiries.dismiss_inquiry(
-                info.context.actor, inquiry_pk(input.inquiry_id), input.reason
-            )
-        except DomainError as error:
-            return InquiryPayload.failed(error)
+        inquiry = await inquiries.dismiss_inquiry(
+            info.context.actor, inquiry_pk(input.inquiry_id), input.reason
+        )
         return InquiryPayload(inquiry=Inquiry.from_model(inquiry), customer=None, errors=[])

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import strawberry
 
+from models.customer import Customer as CustomerModel
 from models.invitation import AccessInvitation as AccessInvitationModel
 from models.invitation import AccessPermission, AccessScope, InvitationStatus
 from models.outbox import EmailDelivery as EmailDeliveryModel
 from models.outbox import EmailStatus
 from resolvers import invitations
-from resolvers.actor import Actor
-from resolvers.errors import DomainError
 from resolvers.pagination import Page
 from schema.auth import AccountHolder
 from schema.context import Info
-from schema.customers import Customer
-from schema.errors import UserError, user_errors
-from schema.ids import decode_id, to_global_id
+from schema.customers import Customer, CustomerTarget, customer_target
+from schema.errors import UserError
+from schema.ids import decode_id, pk_or_none, to_global_id
 from schema.inputs import given_fields
-from schema.inquiries import CustomerTarget, customer_target
+from schema.mutations import mutation
 from schema.partners import PartnerMember, PartnerProfile
 from schema.relay import Connection, Node, build_connection, page_request
 
@@ -90,9 +88,10 @@ class AccessInvitation(Node):
 
     @classmethod
     def from_model(cls, invitation: AccessInvitationModel) -> AccessInvitation:
+        status = invitations.effective_status(invitation)
         return cls(
             id=to_global_id("AccessInvitation", invitation.id),
-            status=invitations.effective_status(invitation),
+            status=status,
             scope=invitation.scope,
             permissions=[AccessPermission(permission) for permission in invitation.permissions],
             message=invitation.message,
@@ -100,7 +99,9 @@ class AccessInvitation(Node):
             expires_at=invitation.expires_at,
             decided_at=invitation.decided_at,
             decline_message=invitation.decline_message,
-            closed_at=invitation.closed_at,
+            # An expiry not swept yet closed the invitation at expires_at all the same.
+            closed_at=invitation.closed_at
+            or (invitation.expires_at if status == InvitationStatus.EXPIRED else None),
             _partner_id=invitation.partner_id,
             _account_id=invitation.account_id,
             _decided_by_id=invitation.decided_by_id,
@@ -203,8 +204,14 @@ class InvitationPayload:
     errors: list[UserError]
 
     @classmethod
-    def failed(cls, error: DomainError) -> InvitationPayload:
-        return cls(invitation=None, customer=None, errors=user_errors(error))
+    def of(
+        cls, invitation: AccessInvitationModel, customer: CustomerModel | None = None
+    ) -> InvitationPayload:
+        return cls(
+            invitation=AccessInvitation.from_model(invitation),
+            customer=Customer.from_model(customer) if customer else None,
+            errors=[],
+        )
 
 
 @strawberry.type
@@ -249,12 +256,8 @@ class InvitationQuery:
 
     @strawberry.field
     async def invitation(self, info: Info, id: strawberry.ID) -> AccessInvitation | None:
-        info.context.actor.require_member()
-        try:
-            pk = invitation_pk(id)
-        except DomainError:
-            return None
-        found = await invitations.get_invitation(info.context.actor, pk)
+        pk = pk_or_none(id, "AccessInvitation")
+        found = await invitations.get_partner_invitation(info.context.actor, pk)
         return AccessInvitation.from_model(found) if found else None
 
     @strawberry.field(
@@ -265,80 +268,53 @@ class InvitationQuery:
         return [AccessInvitation.from_model(invitation) for invitation in found]
 
 
-async def _account_decision(
-    info: Info,
-    decide: Callable[[Actor, int], Awaitable[AccessInvitationModel]],
-    input: InvitationIdInput,
-) -> InvitationPayload:
-    """An account holder's withdraw or revoke: same checks, same payload."""
-    try:
-        info.context.actor.require_account()  # a visitor learns nothing from the id
-        invitation = await decide(info.context.actor, invitation_pk(input.invitation_id))
-    except DomainError as error:
-        return InvitationPayload.failed(error)
-    return InvitationPayload(
-        invitation=AccessInvitation.from_model(invitation), customer=None, errors=[]
-    )
-
-
 @strawberry.type
 class InvitationMutation:
-    @strawberry.mutation(description="Realm ACCOUNT: authorize a partner (public profile).")
+    @mutation(description="Realm ACCOUNT: authorize a partner (public profile).")
     async def send_access_invitation(
         self, info: Info, input: SendAccessInvitationInput
     ) -> InvitationPayload:
-        try:
-            invitation = await invitations.send_access_invitation(
-                info.context.actor, info.context.settings.invitation_ttl_days, given_fields(input)
-            )
-        except DomainError as error:
-            return InvitationPayload.failed(error)
-        return InvitationPayload(
-            invitation=AccessInvitation.from_model(invitation), customer=None, errors=[]
+        invitation = await invitations.send_access_invitation(
+            info.context.actor, info.context.settings.invitation_ttl_days, given_fields(input)
+        )
+        return InvitationPayload.of(invitation)
+
+    @mutation(description="Realm ACCOUNT: take back a PENDING authorization.")
+    async def withdraw_invitation(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
+        invitation_id = invitation_pk(input.invitation_id)
+        return InvitationPayload.of(
+            await invitations.withdraw_invitation(info.context.actor, invitation_id)
         )
 
-    @strawberry.mutation(description="Realm ACCOUNT: take back a PENDING authorization.")
-    async def withdraw_invitation(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
-        return await _account_decision(info, invitations.withdraw_invitation, input)
-
-    @strawberry.mutation(
+    @mutation(
         description="Realm ACCOUNT: end a CONNECTED authorization; the partner's customer keeps its data."
     )
     async def revoke_access(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
-        return await _account_decision(info, invitations.revoke_access, input)
+        invitation_id = invitation_pk(input.invitation_id)
+        return InvitationPayload.of(
+            await invitations.revoke_access(info.context.actor, invitation_id)
+        )
 
-    @strawberry.mutation(
+    @mutation(
         description="Accept a PENDING authorization into a new or existing customer; e-mails the account holder."
     )
     async def connect_customer(self, info: Info, input: ConnectCustomerInput) -> InvitationPayload:
-        try:
-            info.context.actor.require_member()
-            invitation, customer = await invitations.connect_customer(
-                info.context.actor,
-                invitation_pk(input.invitation_id),
-                customer_target(input.target),
-            )
-        except DomainError as error:
-            return InvitationPayload.failed(error)
-        return InvitationPayload(
-            invitation=AccessInvitation.from_model(invitation),
-            customer=Customer.from_model(customer),
-            errors=[],
+        invitation, customer = await invitations.connect_customer(
+            info.context.actor,
+            invitation_pk(input.invitation_id),
+            customer_target(input.target),
         )
+        return InvitationPayload.of(invitation, customer)
 
-    @strawberry.mutation(
+    @mutation(
         description="Reject a PENDING authorization; the decline e-mail is queued with the decision."
     )
     async def decline_invitation(
         self, info: Info, input: DeclineInvitationInput
     ) -> DeclineInvitationPayload:
-        try:
-            info.context.actor.require_member()
-            invitation, email = await invitations.decline_invitation(
-                info.context.actor, invitation_pk(input.invitation_id), input.personal_message
-            )
-        except DomainError as error:
-            return DeclineInvitationPayload(invitation=None, email=None, errors=user_errors(error))
+        invitation, email = await invitations.decline_invitation(
+            info.context.actor, invitation_pk(input.invitation_id), input.personal_message
+        )
         return DeclineInvitationPayload(
             invitation=AccessInvitation.from_model(invitation),
             email=EmailDelivery.from_model(email),

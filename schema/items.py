@@ -12,13 +12,14 @@ from models import item as models
 from models.customer import Customer as CustomerModel
 from models.item import ContractStatus, DomainStatus, TaskPriority, TaskStatus
 from resolvers import items
-from resolvers.errors import DomainError, NotFound
+from resolvers.errors import NotFound
 from resolvers.pagination import Page
 from schema.context import Info
 from schema.customers import Customer
-from schema.errors import UserError, user_errors
-from schema.ids import decode_id, parse_global_id, to_global_id
+from schema.errors import UserError
+from schema.ids import decode_id, parse_global_id, pk_or_no_row, to_global_id
 from schema.inputs import given_fields
+from schema.mutations import mutation
 from schema.partners import PartnerMember
 from schema.relay import Connection, Node, build_connection, page_request
 
@@ -318,15 +319,13 @@ def _with_references(given: dict[str, Any], prefix: tuple[str, ...] = ()) -> dic
     return given
 
 
-def _item_filter(info: Info, filter: ItemFilter | None) -> items.ItemFilter:
-    # A visitor learns nothing about the id, not even whether it is well-formed.
-    info.context.actor.require_member()
+def _item_filter(filter: ItemFilter | None) -> items.ItemFilter:
     if filter is None:
         return items.ItemFilter()
+    # An id that names no customer of ours looks up NO_ROW: the resolver scopes the caller
+    # first (a visitor learns nothing about the id), then answers NOT_FOUND.
     customer_id = (
-        decode_id(filter.customer_id, "Customer", ("filter", "customerId"))
-        if filter.customer_id is not None
-        else None
+        None if filter.customer_id is None else pk_or_no_row(filter.customer_id, "Customer")
     )
     return items.ItemFilter(
         customer_id=customer_id, unassigned=filter.unassigned, search=filter.search
@@ -345,10 +344,6 @@ class DomainPayload:
     def ok(cls, domain: models.Domain) -> DomainPayload:
         return cls(domain=Domain.from_model(domain), errors=[])
 
-    @classmethod
-    def failed(cls, error: DomainError) -> DomainPayload:
-        return cls(domain=None, errors=user_errors(error))
-
 
 @strawberry.type
 class ContractPayload:
@@ -359,10 +354,6 @@ class ContractPayload:
     def ok(cls, contract: models.Contract) -> ContractPayload:
         return cls(contract=Contract.from_model(contract), errors=[])
 
-    @classmethod
-    def failed(cls, error: DomainError) -> ContractPayload:
-        return cls(contract=None, errors=user_errors(error))
-
 
 @strawberry.type
 class TaskPayload:
@@ -372,10 +363,6 @@ class TaskPayload:
     @classmethod
     def ok(cls, task: models.Task) -> TaskPayload:
         return cls(task=Task.from_model(task), errors=[])
-
-    @classmethod
-    def failed(cls, error: DomainError) -> TaskPayload:
-        return cls(task=None, errors=user_errors(error))
 
 
 @strawberry.type
@@ -393,10 +380,6 @@ class AssignPayload:
             customer=Customer.from_model(customer) if customer else None,
             errors=[],
         )
-
-    @classmethod
-    def failed(cls, error: DomainError) -> AssignPayload:
-        return cls(item=None, customer=None, errors=user_errors(error))
 
 
 def item_ref(global_id: str) -> tuple[str, int]:
@@ -420,7 +403,7 @@ class ItemQuery:
         after: str | None = None,
         filter: ItemFilter | None = None,
     ) -> DomainConnection:
-        item_filter = _item_filter(info, filter)
+        item_filter = _item_filter(filter)
         return DomainConnection.of(
             await items.list_domains(info.context.actor, page_request(first, after), item_filter)
         )
@@ -433,7 +416,7 @@ class ItemQuery:
         after: str | None = None,
         filter: ItemFilter | None = None,
     ) -> ContractConnection:
-        item_filter = _item_filter(info, filter)
+        item_filter = _item_filter(filter)
         return ContractConnection.of(
             await items.list_contracts(info.context.actor, page_request(first, after), item_filter)
         )
@@ -449,7 +432,7 @@ class ItemQuery:
         filter: ItemFilter | None = None,
         status: TaskStatus | None = None,
     ) -> TaskConnection:
-        item_filter = _item_filter(info, filter)
+        item_filter = _item_filter(filter)
         return TaskConnection.of(
             await items.list_tasks(
                 info.context.actor, page_request(first, after), item_filter, status
@@ -459,62 +442,38 @@ class ItemQuery:
 
 @strawberry.type
 class ItemMutation:
-    @strawberry.mutation(
-        description="A new domain; the same name twice (in any spelling) is a CONFLICT."
-    )
+    @mutation(description="A new domain; the same name twice (in any spelling) is a CONFLICT.")
     async def create_domain(self, info: Info, input: DomainInput) -> DomainPayload:
-        try:
-            info.context.actor.require_member()
-            return DomainPayload.ok(
-                await items.create_domain(info.context.actor, _with_references(given_fields(input)))
-            )
-        except DomainError as error:
-            return DomainPayload.failed(error)
+        given = _with_references(given_fields(input))
+        return DomainPayload.ok(await items.create_domain(info.context.actor, given))
 
-    @strawberry.mutation(description="A new contract; a taken contractNumber is a CONFLICT.")
+    @mutation(description="A new contract; a taken contractNumber is a CONFLICT.")
     async def create_contract(self, info: Info, input: ContractInput) -> ContractPayload:
-        try:
-            info.context.actor.require_member()
-            given = _with_references(given_fields(input))
-            return ContractPayload.ok(await items.create_contract(info.context.actor, given))
-        except DomainError as error:
-            return ContractPayload.failed(error)
+        given = _with_references(given_fields(input))
+        return ContractPayload.ok(await items.create_contract(info.context.actor, given))
 
-    @strawberry.mutation
+    @mutation()
     async def create_task(self, info: Info, input: TaskInput) -> TaskPayload:
-        try:
-            info.context.actor.require_member()
-            return TaskPayload.ok(
-                await items.create_task(info.context.actor, _with_references(given_fields(input)))
-            )
-        except DomainError as error:
-            return TaskPayload.failed(error)
+        given = _with_references(given_fields(input))
+        return TaskPayload.ok(await items.create_task(info.context.actor, given))
 
-    @strawberry.mutation(description="Change the fields given; status DONE sets completedAt.")
+    @mutation(description="Change the fields given; status DONE sets completedAt.")
     async def update_task(self, info: Info, id: strawberry.ID, patch: TaskPatch) -> TaskPayload:
-        try:
-            info.context.actor.require_member()
-            task_id = decode_id(id, "Task", ("id",))
-            given = _with_references(given_fields(patch), ("patch",))
-            return TaskPayload.ok(await items.update_task(info.context.actor, task_id, given))
-        except DomainError as error:
-            return TaskPayload.failed(error)
+        task_id = decode_id(id, "Task", ("id",))
+        given = _with_references(given_fields(patch), ("patch",))
+        return TaskPayload.ok(await items.update_task(info.context.actor, task_id, given))
 
-    @strawberry.mutation(
+    @mutation(
         description="Assign, re-assign or (customerId null) unassign an item; timelines record it."
     )
     async def assign_item(self, info: Info, input: AssignInput) -> AssignPayload:
-        try:
-            info.context.actor.require_member()
-            type_name, item_id = item_ref(input.item_id)
-            customer_id = (
-                decode_id(input.customer_id, "Customer", ("customerId",))
-                if input.customer_id is not None
-                else None
-            )
-            item, customer = await items.assign_item(
-                info.context.actor, type_name, item_id, customer_id
-            )
-        except DomainError as error:
-            return AssignPayload.failed(error)
+        type_name, item_id = item_ref(input.item_id)
+        customer_id = (
+            decode_id(input.customer_id, "Customer", ("customerId",))
+            if input.customer_id is not None
+            else None
+        )
+        item, customer = await items.assign_item(
+            info.context.actor, type_name, item_id, customer_id
+        )
         return AssignPayload.ok(item, customer)

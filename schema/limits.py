@@ -1,19 +1,19 @@
 """Query-shape limits: depth, aliases, tokens, directives and cost, all from Settings.
 
-Each refuses an over-limit operation before any resolver runs, with a message that
-names the limit; over HTTP that is a request error (400 with graphql-response+json,
-200 with plain JSON), never a 5xx.
+Each refuses an over-limit operation before any resolver runs, with a message that names
+the limit; the pipeline (schema/pipeline.py) applies them to every operation on every route.
+Over HTTP a refusal is a request error (400 with graphql-response+json, 200 with plain
+JSON), over a websocket an `error` message; never a 5xx.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
     ASTValidationRule,
     DirectiveNode,
-    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -24,25 +24,22 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValidationContext,
     ValidationRule,
     VariableNode,
 )
-from graphql.execution import ExecutionResult
+from graphql.utilities import value_from_ast
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
-    SchemaExtension,
 )
 
 from config import Settings
-from schema.documents import chosen_operation, fragments_of, with_defaults
+from resolvers.pagination import DEFAULT_PAGE_SIZE
 
 # A list without `first`/`last` (Customer.domains, ...) is assumed to hold this many rows.
 UNPAGINATED_LIST_ROWS = 5
@@ -59,21 +56,6 @@ def shape_rules(settings: Settings) -> list[type[ASTValidationRule]]:
     if settings.production:
         rules += DisableIntrospection().validation_rules
     return rules
-
-
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories (not instances: those race between requests) for every query-shape limit.
-
-    The validation rules are built once: they are part of ValidationCache's key, and rule
-    classes made anew per request (as each limiter's constructor makes them) would miss the
-    cache every time, re-validating every document (~2 ms per request).
-    """
-    rules = shape_rules(settings)
-    return [
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-        lambda: AddValidationRules(rules),
-        lambda: QueryCostLimiter(settings.max_query_cost),
-    ]
 
 
 class MaxDirectivesLimiter(AddValidationRules):
@@ -95,38 +77,27 @@ class MaxDirectivesLimiter(AddValidationRules):
         super().__init__([DirectiveCount])
 
 
-class QueryCostLimiter(SchemaExtension):
-    """Refuses operations whose estimated cost exceeds the ceiling.
+class CostLimit:
+    """Refuses operations whose estimated cost exceeds the ceiling (queries, mutations and
+    subscriptions alike: the pipeline asks it for every operation, on every route).
 
     Cost: every field costs 1, times the rows of every list above it; a list's rows are its
-    `first`/`last` argument (variables and defaults included), or UNPAGINATED_LIST_ROWS.
+    `first`/`last` argument as the resolver receives it (literals, coerced variables and
+    defaults; null or absent means the default page), or UNPAGINATED_LIST_ROWS.
     """
 
-    def __init__(self, ceiling: int) -> None:
+    def __init__(self, schema: GraphQLSchema, ceiling: int) -> None:
+        self.schema = schema
         self.ceiling = ceiling
-
-    def on_execute(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if document is not None and context.result is None:
-            operation = chosen_operation(document, context.operation_name)
-            if operation is not None:
-                # Omitted variables count with their defaults (a `$first: Int = 100`).
-                variables = with_defaults(operation, context.variables)
-                error = self.refusal(context.schema._schema, document, operation, variables)
-                if error is not None:
-                    context.result = ExecutionResult(data=None, errors=[error])
-        yield
 
     def refusal(
         self,
-        schema: GraphQLSchema,
-        document: DocumentNode,
         operation: OperationDefinitionNode,
-        variables: Mapping[str, Any],
+        fragments: Mapping[str, FragmentDefinitionNode],
+        coerced_variables: Mapping[str, Any],
     ) -> GraphQLError | None:
         """The error refusing `operation` with these variables, or None if it is cheap enough."""
-        cost = CostEstimate(schema, fragments_of(document), variables).operation(operation)
+        cost = CostEstimate(self.schema, fragments, coerced_variables).operation(operation)
         if cost <= self.ceiling:
             return None
         message = f"Query is too expensive: estimated cost {cost} exceeds the limit of {self.ceiling}; ask for fewer rows (first/last) or fields."
@@ -192,8 +163,10 @@ class CostEstimate:
         rows = 1
         if "first" in definition.args or "last" in definition.args:
             # A connection: its page size multiplies what its `edges` select, not pageInfo.
-            page = max(
-                self.argument(node, definition, "first"), self.argument(node, definition, "last"), 0
+            first = self.argument(node, definition, "first")
+            last = self.argument(node, definition, "last")
+            page = (
+                DEFAULT_PAGE_SIZE if first is None and last is None else max(first or 0, last or 0)
             )
             while isinstance(output, (GraphQLNonNull, GraphQLList)):
                 output = output.of_type
@@ -204,17 +177,19 @@ class CostEstimate:
             output = output.of_type
         return 1 + rows * self.selections(output, node.selection_set, seen)
 
-    def argument(self, node: FieldNode, definition: GraphQLField, name: str) -> int:
-        for argument in node.arguments or ():
-            if argument.name.value != name:
-                continue
-            value = argument.value
-            if isinstance(value, IntValueNode):
-                return int(value.value)
-            if isinstance(value, VariableNode):
-                given = self.variables.get(value.name.value)
-                return given if isinstance(given, int) and not isinstance(given, bool) else 0
-            return 0
-        arg = definition.args.get(name)
-        default = arg.default_value if arg is not None else None
-        return default if isinstance(default, int) else 0
+    def argument(self, node: FieldNode, definition: GraphQLField, name: str) -> int | None:
+        """The argument as the resolver receives it (graphql-core's own coercion of the
+        literal, variable or default); None when it is null, absent or not a whole number."""
+        argument_type = definition.args.get(name)
+        if argument_type is None:
+            return None
+        given = next((a for a in node.arguments or () if a.name.value == name), None)
+        if given is None:
+            value = argument_type.default_value
+        elif isinstance(given.value, VariableNode) and given.value.name.value not in self.variables:
+            value = argument_type.default_value  # an omitted variable leaves the default
+        else:
+            value = value_from_ast(given.value, argument_type.type, dict(self.variables))
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None
+        return value

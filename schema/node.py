@@ -7,11 +7,9 @@ from typing import Any
 
 import strawberry
 
-from models.activity import ActivityEvent as ActivityEventModel
-from models.partner import Partner as PartnerModel
-from models.partner import PartnerMember as PartnerMemberModel
-from resolvers import customers, inquiries, invitations, items
+from resolvers import activity, customers, inquiries, invitations, items, partners
 from resolvers.actor import Actor
+from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
 from schema.auth import AccountHolder
 from schema.context import Info
@@ -32,13 +30,12 @@ async def _customer(actor: Actor, pk: int) -> Customer | None:
 
 
 async def _partner(actor: Actor, pk: int) -> Partner | None:
-    if pk != actor.require_partner_id():
-        return None
-    return Partner.from_model(await PartnerModel.get(id=pk))
+    found = await partners.get_partner(actor, pk)
+    return Partner.from_model(found) if found else None
 
 
 async def _member(actor: Actor, pk: int) -> PartnerMember | None:
-    found = await PartnerMemberModel.get_or_none(id=pk, partner_id=actor.require_partner_id())
+    found = await partners.get_member(actor, pk)
     return PartnerMember.from_model(found) if found else None
 
 
@@ -53,7 +50,7 @@ async def _account(actor: Actor, pk: int) -> AccountHolder | None:
 
 
 async def _activity(actor: Actor, pk: int) -> ActivityEvent | None:
-    found = await ActivityEventModel.get_or_none(id=pk, partner_id=actor.require_partner_id())
+    found = await activity.get_activity_event(actor, pk)
     return ActivityEvent.from_model(found) if found else None
 
 
@@ -78,7 +75,7 @@ async def _inquiry(actor: Actor, pk: int) -> Inquiry | None:
 
 
 async def _invitation(actor: Actor, pk: int) -> AccessInvitation | None:
-    found = await invitations.get_visible_invitation(actor, pk)
+    found = await invitations.get_invitation(actor, pk)
     return AccessInvitation.from_model(found) if found else None
 
 
@@ -109,10 +106,10 @@ class NodeQuery:
         description="Any object by its global id; null when it does not exist or is not yours."
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        # Anyone signed in may ask; a visitor is refused whatever the id, well-formed or not.
+        admit(info.context.actor, Audience.SIGNED_IN)
         parsed = parse_global_id(id)
         if parsed is None or parsed[0] not in NODE_FETCHERS:
-            if info.context.actor.is_anonymous:
-                info.context.actor.require_member()  # same error as a well-formed id
             return None
         type_name, pk = parsed
         return await NODE_FETCHERS[type_name](info.context.actor, pk)

@@ -9,11 +9,11 @@ import strawberry
 from models import partner as models
 from models.partner import MemberRole
 from resolvers import inquiries, invitations, partners
-from resolvers.errors import DomainError
 from schema.context import Info
-from schema.errors import UserError, user_errors
+from schema.errors import UserError
 from schema.ids import to_global_id
 from schema.inputs import given_fields
+from schema.mutations import mutation
 from schema.relay import Node
 
 strawberry.enum(MemberRole)
@@ -116,14 +116,11 @@ class PartnerQuery:
 
 @strawberry.type
 class PartnerMutation:
-    @strawberry.mutation(description="Edit the public profile (OWNER or ADMIN).")
+    @mutation(description="Edit the public profile (OWNER or ADMIN).")
     async def update_partner_profile(
         self, info: Info, input: PartnerProfileInput
     ) -> PartnerProfilePayload:
-        try:
-            partner = await partners.update_partner_profile(info.context.actor, given_fields(input))
-        except DomainError as error:
-            return PartnerProfilePayload(profile=None, errors=user_errors(error))
+        partner = await partners.update_partner_profile(info.context.actor, given_fields(input))
         return PartnerProfilePayload(profile=PartnerProfile.from_model(partner), errors=[])
 
 

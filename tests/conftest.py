@@ -7,6 +7,7 @@ drops it at the end, so concurrent runs never see each other's rows.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from tortoise import Tortoise
 from tortoise.connection import get_connection
@@ -121,6 +123,29 @@ async def client(app: Starlette) -> AsyncIterator[GraphQLClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield GraphQLClient(http)
+
+
+@pytest.fixture
+async def server_url(app: Starlette) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on a free loopback port, in the test's event loop:
+    the websocket URL (ws_max_size as `partnerdesk serve` sets it)."""
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="warning",
+        ws_max_size=app.state.settings.max_ws_message_bytes,
+        ws_per_message_deflate=False,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"ws://127.0.0.1:{port}/graphql"
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture

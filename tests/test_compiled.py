@@ -25,7 +25,8 @@ from starlette.applications import Starlette
 from app import create_app
 from config import Settings
 from models.customer import Customer
-from schema import compiled, create_schema, fast_lane
+from schema import create_schema
+from schema.compiled import CompiledReads
 from tests.conftest import StatementCounter
 from tests.support import GraphQLClient, create_customer, register_account, register_partner
 
@@ -95,6 +96,15 @@ QUERIES = [
         {},
     ),
     ('{ customer(id: "Q3VzdG9tZXI6OTk5OTk5") { id } }', {}),
+    # the filters and order users asked for (issue 11): declared once, both paths serve them
+    (
+        "query($after: DateTime, $before: DateTime) { customers(first: 10, filter: {createdAfter: $after, createdBefore: $before}, orderBy: {field: UPDATED_AT, direction: DESC}) { totalCount edges { cursor node { displayName createdAt updatedAt } } pageInfo { endCursor hasNextPage } } }",
+        {"after": "2026-01-01T12:00:00+00:00", "before": "2099-01-01T00:00:00+00:00"},
+    ),
+    (
+        '{ customers(first: 3, filter: {createdBefore: "2026-01-01T12:00:00.000001+00:00"}, orderBy: {field: UPDATED_AT}) { totalCount edges { cursor node { customerNumber } } } }',
+        {},
+    ),
     (
         "{ pendingInvitationCount viewer { realm account { id } member { id email name role __typename partner { id slug name pendingInvitationCount newInquiryCount } } } }",
         {},
@@ -189,18 +199,17 @@ async def world(client: GraphQLClient) -> dict[str, str]:
 
 @pytest.fixture
 def compiled_answers(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Records, per compiled attempt, whether the compiled path answered it (from the HTTP
-    fast lane or from the CompiledReads extension: both call `run_statement`)."""
+    """Records, per compiled attempt, whether the compiled path answered it (the pipeline runs
+    every compiled statement through `CompiledReads.run`)."""
     answered: list[bool] = []
-    original = compiled.run_statement
+    original = CompiledReads.run
 
-    async def recording(*args: Any) -> object:
-        result = await original(*args)
+    async def recording(self: CompiledReads, *args: Any) -> object:
+        result = await original(self, *args)
         answered.append(result is not None)
         return result
 
-    monkeypatch.setattr(compiled, "run_statement", recording)
-    monkeypatch.setattr(fast_lane, "run_statement", recording)
+    monkeypatch.setattr(CompiledReads, "run", recording)
     return answered
 
 
@@ -366,7 +375,7 @@ async def test_the_fast_lane_answers_like_the_ordinary_path(
             assert fast.headers["content-type"] == ordinary.headers["content-type"]
 
 
-async def test_the_fast_lane_skips_strawberrys_pipeline(
+async def test_no_operation_runs_through_strawberrys_own_pipeline(
     client: GraphQLClient,
     world: dict[str, str],
     count_queries: StatementCounter,
@@ -391,11 +400,10 @@ async def test_the_fast_lane_skips_strawberrys_pipeline(
     refused = await client.raw("{ customers(first: 3) { totalCount } }", {}, account.token)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert count_queries.count == 1
-    # neither, nor the registration (a mutation), went through Strawberry's Schema.execute;
-    # a document with an error does, for the error
-    assert executed == []
+    # neither, nor the registration (a mutation), nor a document with an error went
+    # through Strawberry's Schema.execute: every operation takes the one pipeline
     await client.raw("{ customers(first: 3) { totalCount nope } }", {}, world["token"])
-    assert executed == ["{ customers(first: 3) { totalCount nope } }"]
+    assert executed == []
 
 
 async def test_a_kept_statement_checks_its_token_every_time(
@@ -412,3 +420,74 @@ async def test_a_kept_statement_checks_its_token_every_time(
     refused = await client.raw(query, {}, world["token"])
     assert refused["data"] is None
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+# ---------------------------------------------------------------- over the websocket
+# (issue 10, item 5: a compiled answer reached websocket clients as `{}`)
+
+
+async def test_queries_over_the_websocket_answer_like_http(
+    client: GraphQLClient,
+    resolvers_only: GraphQLClient,
+    world: dict[str, str],
+    server_url: str,
+    compiled_answers: list[bool],
+) -> None:
+    from tests.ws_client import session
+
+    cases = [
+        (q, v if v is not None else {"id": world["customer_id"], "skip": False}, None)
+        for q, v in QUERIES
+    ]
+    cases += [case for case in FAST_LANE_CASES if not case[0].lstrip().startswith("mutation")]
+    async with session(server_url, world["token"]) as socket:
+        for number, (query, variables, operation_name) in enumerate(cases):
+            compiled_answers.clear()
+            over_http = await resolvers_only.post(query, variables, world["token"])
+            over_socket = await _socket_answer(
+                socket, query, variables, operation_name, f"q{number}"
+            )
+            expected = (
+                over_http.json()
+                if operation_name is None
+                else await _named(resolvers_only, query, variables, operation_name, world["token"])
+            )
+            if over_socket.get("data") is None and "errors" in over_socket:
+                # a request error: an `error` message over the socket, data null over HTTP
+                assert over_socket["errors"] == expected["errors"], query
+            else:
+                assert over_socket == expected, query
+
+
+async def _socket_answer(
+    socket: Any,
+    query: str,
+    variables: dict[str, Any],
+    operation_name: str | None,
+    operation_id: str,
+) -> dict[str, Any]:
+    import json
+
+    from tests.ws_client import next_message
+
+    payload: dict[str, Any] = {"query": query, "variables": variables}
+    if operation_name is not None:
+        payload["operationName"] = operation_name
+    await socket.send(json.dumps({"id": operation_id, "type": "subscribe", "payload": payload}))
+    message = await next_message(socket)
+    if message["type"] == "error":
+        return {"data": None, "errors": message["payload"]}
+    assert message["type"] == "next", message
+    assert await next_message(socket) == {"id": operation_id, "type": "complete"}
+    return message["payload"]
+
+
+async def _named(
+    client: GraphQLClient, query: str, variables: dict[str, Any], name: str, token: str
+) -> dict[str, Any]:
+    response = await client.http.post(
+        "/graphql",
+        json={"query": query, "variables": variables, "operationName": name},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    return response.json()

@@ -51,8 +51,24 @@ async def test_validation_error_is_400_with_graphql_response_json_and_200_with_j
     legacy = await post(client, bad, "application/json")
     assert strict.status_code == 400
     assert legacy.status_code == 200
-    assert "data" not in strict.json() or strict.json()["data"] is None
     assert strict.json()["errors"][0]["message"].startswith("Cannot query field 'nope'")
+
+
+async def test_requests_that_were_not_executed_have_no_data_entry_in_graphql_response_json(
+    client: GraphQLClient,
+) -> None:
+    # GraphQL over HTTP: a document that fails to parse or validate was never executed, so a
+    # graphql-response+json answer has no `data` entry at all (the audit's two SHOULDs)
+    for query in (
+        "{ viewer ",
+        "{ viewer { nope } }",
+        "query($n: Int!) { customers(first: $n) { totalCount } }",
+    ):
+        strict = await post(client, {"query": query}, "application/graphql-response+json")
+        assert strict.status_code == 400, query
+        assert "data" not in strict.json(), strict.json()
+        legacy = await post(client, {"query": query}, "application/json")
+        assert legacy.json()["data"] is None, legacy.json()
 
 
 async def test_parse_error_is_400_with_graphql_response_json(client: GraphQLClient) -> None:

@@ -182,3 +182,63 @@ async def test_batched_requests_are_refused(client: GraphQLClient) -> None:
         headers={"accept": "application/json"},
     )
     assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- one cost limit, every route
+# (issue 10, item 2: a float where an Int goes, a literal null, and subscriptions)
+
+NESTED = "query($f: Int) { customers(first: $f) { edges { node { activity(first: $f) { edges { node { id summary } } } } } } }"
+NESTED_NULL = "{ customers(first: null) { edges { node { activity(first: null) { edges { node { id summary verb at actorName } } } } } } }"
+COSTLY_SUBSCRIPTION = "subscription { activity { customer { activity(first: 100) { edges { node { customer { activity(first: 100) { edges { node { id } } } } } } } } } }"
+
+
+async def _over_http_and_socket(
+    client: GraphQLClient, server_url: str, token: str, query: str, variables: dict | None = None
+) -> list[str]:
+    """The refusal messages of one operation sent over HTTP and over the websocket."""
+    from tests.ws_client import answer_of, session
+
+    _status, body = await send(client, query, token, variables)
+    async with session(server_url, token) as socket:
+        answer = await answer_of(socket, query, variables)
+    return [messages(body), messages(answer)]
+
+
+async def test_a_float_for_first_counts_as_the_int_it_is_coerced_to(
+    client: GraphQLClient, server_url: str
+) -> None:
+    # given a page size sent as 100.0, which graphql-core coerces to 100
+    partner = await register_partner(client)
+    # then the cost is counted at 100 rows per level, and refused the same way on every route
+    over_http, over_socket = await _over_http_and_socket(
+        client, server_url, partner.token, NESTED, {"f": 100.0}
+    )
+    # customers 1 + edges 1 + 100 x (node 1 + activity 1 + edges 1 + 100 x (node, id, summary))
+    cost = 2 + 100 * (3 + 100 * 3)
+    assert f"estimated cost {cost} exceeds the limit of 5000" in over_http
+    assert over_socket == over_http
+
+
+async def test_a_null_page_size_counts_as_the_default_page(
+    client: GraphQLClient, server_url: str
+) -> None:
+    # given first: null, which the resolvers answer with the default page of 20
+    partner = await register_partner(client)
+    operation = parse(NESTED_NULL).definitions[0]
+    # then the estimate counts 20 rows, not none
+    cost = CostEstimate(create_schema()._schema, {}, {}).operation(operation)  # type: ignore[arg-type]
+    assert cost == 1 + 1 + 20 * (1 + 1 + 1 + 20 * (1 + 5))
+    status, body = await send(client, NESTED_NULL, partner.token)
+    assert status == 200 and "errors" not in body, body
+
+
+async def test_subscriptions_are_cost_limited_like_any_operation(
+    client: GraphQLClient, server_url: str
+) -> None:
+    from tests.ws_client import answer_of, session
+
+    partner = await register_partner(client)
+    async with session(server_url, partner.token) as socket:
+        answer = await answer_of(socket, COSTLY_SUBSCRIPTION)
+    assert "Query is too expensive: estimated cost" in messages(answer)
+    assert "exceeds the limit of 5000" in messages(answer)

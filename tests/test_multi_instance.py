@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.browser import ServerProcess
 from tests.support import REGISTER_PARTNER, unique
@@ -140,3 +141,50 @@ async def test_a_mutation_on_one_instance_reaches_subscribers_on_the_other(
         "counts": {"pendingCounts": {"inquiries": 1}},
         "new": {"inquiryReceived": {"name": "Across Instances"}},
     }
+
+
+async def test_signing_out_on_one_instance_closes_the_socket_on_the_other(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    # given a member signed in through the first instance, with a dashboard on the second
+    first, second = two_servers
+    slug = unique("revoke-")
+    registered = graphql(
+        first,
+        REGISTER_PARTNER,
+        {
+            "input": {
+                "partnerName": "Revoke",
+                "slug": slug,
+                "name": "Owner",
+                "email": f"{slug}@example.com",
+                "password": "long enough pw",
+            }
+        },
+    )
+    token = registered["registerPartner"]["token"]
+    url = second.base_url.replace("http://", "ws://") + "/graphql"
+    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+        await socket.send(
+            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
+        )
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
+        await socket.send(
+            json.dumps(
+                {
+                    "id": "feed",
+                    "type": "subscribe",
+                    "payload": {"query": "subscription { activity { verb } }"},
+                }
+            )
+        )
+        await asyncio.sleep(0.5)  # the revocation listener is subscribed with Redis
+        # when the member signs out through the first instance
+        await asyncio.to_thread(graphql, first, "mutation { logout { ok } }", None, token)
+        # then the second instance ends the subscription and closes the socket with 4401
+        messages = []
+        with pytest.raises(ConnectionClosed):
+            while True:
+                messages.append(json.loads(await asyncio.wait_for(socket.recv(), 5)))
+        assert socket.close_code == 4401
+    assert [(message["type"], message["id"]) for message in messages] == [("error", "feed")]

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.applications import Starlette
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from config import Settings
 from models.auth import AuthToken
 from tests.support import GraphQLClient, register_account, register_partner
+from tests.ws_client import next_data, nothing_arrives, rejected_with, session, subscribe
 
-PROTOCOL = "graphql-transport-ws"
 PENDING_COUNTS = "subscription { pendingCounts { invitations inquiries } }"
 INQUIRY_RECEIVED = "subscription { inquiryReceived { name message status } }"
 ACTIVITY = "subscription { activity { verb summary customer { displayName } } }"
@@ -38,63 +33,6 @@ def settings(base_settings: Settings, request: pytest.FixtureRequest) -> Setting
     # asks for a short one through indirect parametrisation.
     init_timeout = getattr(request, "param", 10.0)
     return replace(base_settings, ws_init_timeout_seconds=init_timeout, ws_max_subscriptions=3)
-
-
-@pytest.fixture
-async def server_url(app: Starlette) -> AsyncIterator[str]:
-    """The app served by a real uvicorn on a free loopback port, in the test's event loop."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws_max_size=64 * 1024
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await task
-
-
-@asynccontextmanager
-async def session(url: str, token: str | None) -> AsyncIterator[ClientConnection]:
-    """A graphql-transport-ws connection, initialised (and acknowledged) with `token`."""
-    async with connect(url, subprotocols=[PROTOCOL]) as socket:  # type: ignore[list-item]
-        payload = {"authorization": f"Bearer {token}"} if token else {}
-        await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
-        reply = json.loads(await asyncio.wait_for(socket.recv(), 3))
-        assert reply["type"] == "connection_ack", reply
-        yield socket
-
-
-async def subscribe(socket: ClientConnection, query: str, operation_id: str = "1") -> None:
-    await socket.send(
-        json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query}})
-    )
-
-
-async def next_data(socket: ClientConnection, timeout: float = 3.0) -> dict[str, Any]:
-    while True:
-        message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
-        if message["type"] == "next":
-            return message["payload"]
-        if message["type"] in ("error", "complete"):
-            raise AssertionError(message)
-
-
-async def nothing_arrives(socket: ClientConnection, within: float = 0.5) -> None:
-    with pytest.raises(TimeoutError):
-        await asyncio.wait_for(socket.recv(), within)
-
-
-async def rejected_with(url: str, payload: dict[str, Any] | None) -> int | None:
-    async with connect(url, subprotocols=[PROTOCOL]) as socket:  # type: ignore[list-item]
-        if payload is not None:
-            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
-        with pytest.raises(ConnectionClosed):
-            while True:
-                await asyncio.wait_for(socket.recv(), 3)
-        return socket.close_code
 
 
 def inquiry(slug: str, name: str = "Ada Lovelace") -> dict[str, Any]:

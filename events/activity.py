@@ -1,0 +1,70 @@
+"""The activity log: one row per change, written in the change's transaction, and its events.
+
+Every change a partner can see writes one activity row inside the events.transaction() of
+the change itself. The row's feed event (`activity.recorded`) and, for the changes that
+subscriptions follow (inquiries, access authorizations), the change's own event go out when
+that transaction commits, and never if it rolls back.
+
+It lives here, below resolvers/ and mailers/, because both record changes: the resolvers
+their flows, the mail worker the e-mails it sent or gave up on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+
+from events.event import Event, EventKind
+from events.publishing import publish_later
+from models.activity import ActivityEvent, ActivityVerb
+from models.statements import insert_returning_id
+
+# The event of each verb that names a change subscriptions follow (badges, new items): the
+# kind of the same name, so a change has one name from its row to its event.
+EVENT_OF_VERB: dict[ActivityVerb, EventKind] = {
+    verb: EventKind[verb.name] for verb in ActivityVerb if verb.name in EventKind.__members__
+}
+
+
+class Doer(Protocol):
+    """Whoever made the change; the row keeps their name (a later rename changes nothing)."""
+
+    @property
+    def display_name(self) -> str | None: ...
+
+
+async def record_activity(
+    partner_id: int,
+    verb: ActivityVerb,
+    summary: str,
+    *,
+    actor: Doer | None = None,
+    customer_id: int | None = None,
+    subject: tuple[str, int] | None = None,
+) -> int:
+    """Write one activity row inside the events.transaction() of the change it describes; its id.
+
+    Every change writes one, so it is one plain INSERT (models/statements.py).
+    """
+    row_id = await insert_returning_id(
+        ActivityEvent._meta.db_table,
+        {
+            "partner_id": partner_id,
+            "verb": verb.value,
+            "at": datetime.now(UTC),
+            "actor_name": actor.display_name if actor else None,
+            "summary": summary[:500],
+            "customer_id": customer_id,
+            "subject_type": subject[0] if subject else None,
+            "subject_id": subject[1] if subject else None,
+        },
+    )
+    publish_later(
+        Event(
+            EventKind.ACTIVITY_RECORDED, partner_id, subject_id=row_id, payload={"verb": verb.value}
+        )
+    )
+    kind = EVENT_OF_VERB.get(verb)
+    if kind is not None:
+        publish_later(Event(kind, partner_id, subject_id=subject[1] if subject else None))
+    return row_id

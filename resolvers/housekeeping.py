@@ -1,0 +1,53 @@
+"""Periodic state changes that no request makes: overdue access invitations expire.
+
+Every `partnerdesk serve` and `partnerdesk worker` process runs the sweep; each step is a
+conditional UPDATE, so several processes sweeping at once change each row once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from resolvers.invitations import expire_overdue
+
+log = logging.getLogger("partnerdesk.housekeeping")
+
+SWEEP_SECONDS = 60.0
+
+
+async def sweep_once() -> dict[str, int]:
+    """Run every housekeeping step once; what each changed."""
+    return {"invitations expired": await expire_overdue()}
+
+
+class Housekeeping:
+    """Runs `sweep_once` every `interval` seconds, from one interval after start until stop."""
+
+    def __init__(self, interval: float = SWEEP_SECONDS) -> None:
+        self.interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="partnerdesk-housekeeping")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                changed = await sweep_once()
+            except Exception:  # the next sweep tries again; a request never waits on this
+                log.exception("housekeeping sweep failed")
+                continue
+            if any(changed.values()):
+                log.info(
+                    "housekeeping: %s", ", ".join(f"{n} {what}" for what, n in changed.items() if n)
+                )

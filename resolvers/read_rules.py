@@ -1,0 +1,262 @@
+"""Read rules: which rows of each aggregate an actor sees, in which order, under which filters.
+
+Declared once, as data, and used by every read: the resolvers' keyset pages, loaders,
+counts and `node` run them through Tortoise, and the compiled read path
+(schema/compiled/) writes the same declarations into its SQL. Adding a filter or a sort
+order is one entry here, which both paths pick up.
+
+`scoped(model, actor)` is the only place that writes the tenant condition: every read of
+tenant data starts from it (tests/test_read_rules.py checks that no other module filters
+on `partner_id` by hand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
+
+from models.activity import ActivityEvent
+from models.customer import Customer
+from models.inquiry import Inquiry, InquiryStatus
+from models.invitation import AccessInvitation, InvitationStatus
+from models.item import Contract, Domain, Task
+from models.outbox import EmailDelivery
+from models.partner import Partner, PartnerMember
+from resolvers.actor import Actor
+from resolvers.conditions import (
+    NOW,
+    AllOf,
+    AnyOf,
+    Compare,
+    Condition,
+    Contains,
+    IsNull,
+    OneOf,
+    equals,
+    to_q,
+)
+from resolvers.pagination import SortKey
+from resolvers.validation import filter_text, search_words
+
+ModelT = TypeVar("ModelT", bound=Model)
+# A named filter: the conditions a given value stands for (None and "" are never passed).
+FilterRule = Callable[[Any], Sequence[Condition]]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose rows these are: rows whose `member_column` holds the signed-in member's partner,
+    or, where account holders read too, whose `account_column` holds the account's id."""
+
+    member_column: str = "partner_id"
+    account_column: str | None = None
+
+
+@dataclass(frozen=True)
+class ReadRules:
+    model: type[Model]
+    scope: Scope = Scope()
+    # orderBy name -> sort keys, ascending; the last key is unique (the id). The first entry
+    # is the list's default order.
+    orders: Mapping[str, tuple[SortKey, ...]] = field(default_factory=dict)
+    # The order of the rows when they are a child list of another row (Customer.domains).
+    child_order: tuple[str, ...] = ("id",)
+    filters: Mapping[str, FilterRule] = field(default_factory=dict)
+
+    def order(self, name: str | None = None, descending: bool = False) -> tuple[SortKey, ...]:
+        keys = self.orders[name] if name else next(iter(self.orders.values()))
+        if not descending:
+            return keys
+        return tuple(SortKey(key.field, not key.descending, key.is_datetime) for key in keys)
+
+    def conditions(self, given: Mapping[str, Any]) -> list[Condition]:
+        """The conditions of the named filters given; unknown names are a programming error."""
+        found: list[Condition] = []
+        for name, value in given.items():
+            if value is None or value == "" or value == [] or value == ():
+                continue  # not given, or "any" (an empty status list)
+            found.extend(self.filters[name](value))
+        return found
+
+
+def _words(columns: tuple[str, ...]) -> FilterRule:
+    """Every word of the search text in at least one of the columns, case-insensitively."""
+
+    def conditions(text: str) -> list[Condition]:
+        return [
+            AnyOf(tuple(Contains(column, word, ignore_case=True) for column in columns))
+            for word in search_words(text, ("filter", "search"))
+        ]
+
+    return conditions
+
+
+def _tag(text: str) -> list[Condition]:
+    tag = filter_text(text, ("filter", "tag")).strip().lower()
+    return [Contains("tags_text", f"\n{tag}\n")] if tag else []
+
+
+BY_ID = (SortKey("id"),)
+NEWEST_FIRST = (SortKey("id", descending=True),)
+
+CUSTOMERS = ReadRules(
+    Customer,
+    orders={
+        "DISPLAY_NAME": (SortKey("sort_name"), SortKey("id")),
+        "CREATED_AT": (SortKey("created_at", is_datetime=True), SortKey("id")),
+        "UPDATED_AT": (SortKey("updated_at", is_datetime=True), SortKey("id")),
+        "CUSTOMER_NUMBER": (SortKey("number"), SortKey("id")),
+    },
+    filters={
+        # search_text is kept lower-cased (resolvers/customers.py), so a plain LIKE matches.
+        "search": lambda text: [
+            Contains("search_text", word) for word in search_words(text, ("filter", "search"))
+        ],
+        "status": lambda status: equals(status=status),
+        "source": lambda source: equals(source=source),
+        "tag": _tag,
+        "created_after": lambda moment: [Compare("created_at", ">=", moment)],
+        "created_before": lambda moment: [Compare("created_at", "<", moment)],
+    },
+)
+
+_ITEM_FILTERS: dict[str, FilterRule] = {
+    "customer_id": lambda customer_id: equals(customer_id=customer_id),
+    "unassigned": lambda unassigned: [IsNull("customer_id", null=unassigned)],
+}
+DOMAINS = ReadRules(
+    Domain,
+    orders={"OLDEST_FIRST": BY_ID},
+    child_order=("name", "id"),
+    filters={**_ITEM_FILTERS, "search": _words(("name", "ascii_name"))},
+)
+CONTRACTS = ReadRules(
+    Contract,
+    orders={"OLDEST_FIRST": BY_ID},
+    child_order=("starts_on", "id"),
+    filters={**_ITEM_FILTERS, "search": _words(("contract_number", "product"))},
+)
+TASKS = ReadRules(
+    Task,
+    orders={"OLDEST_FIRST": BY_ID},
+    child_order=("due_on", "id"),
+    filters={
+        **_ITEM_FILTERS,
+        "search": _words(("title", "description")),
+        "status": lambda status: equals(status=status),
+    },
+)
+
+INQUIRIES = ReadRules(
+    Inquiry,
+    orders={"NEWEST_FIRST": NEWEST_FIRST},
+    filters={"status": lambda status: equals(status=status)},
+)
+# newInquiryCount and the inquiries badge.
+NEW_INQUIRIES = equals(status=InquiryStatus.NEW)
+
+# An access invitation reads as EXPIRED once past expires_at, swept or not (effective_status
+# in resolvers/invitations.py): the status filter and the badge go by that status too.
+PENDING_INVITATIONS: tuple[Condition, ...] = (
+    Compare("status", "=", InvitationStatus.PENDING),
+    Compare("expires_at", ">", NOW),
+)
+_OVERDUE = AllOf(
+    (Compare("status", "=", InvitationStatus.PENDING), Compare("expires_at", "<=", NOW))
+)
+
+
+def _effective_status(status: InvitationStatus) -> Condition:
+    if status == InvitationStatus.PENDING:
+        return AllOf(PENDING_INVITATIONS)
+    if status == InvitationStatus.EXPIRED:
+        return AnyOf((Compare("status", "=", status), _OVERDUE))
+    return Compare("status", "=", status)
+
+
+INVITATIONS = ReadRules(
+    AccessInvitation,
+    scope=Scope(account_column="account_id"),
+    orders={"NEWEST_FIRST": NEWEST_FIRST},
+    filters={
+        "statuses": lambda statuses: [AnyOf(tuple(_effective_status(s) for s in statuses))],
+        # A customer's authorization: the connected one, or once revoked, the latest.
+        "linked_to_customers": lambda customer_ids: [
+            OneOf("customer_id", tuple(customer_ids)),
+            OneOf("status", (InvitationStatus.CONNECTED, InvitationStatus.REVOKED)),
+        ],
+    },
+)
+
+
+ACTIVITY = ReadRules(
+    ActivityEvent,
+    orders={"NEWEST_FIRST": NEWEST_FIRST},
+    filters={"customer_id": lambda customer_id: equals(customer_id=customer_id)},
+)
+MEMBERS = ReadRules(PartnerMember, orders={"OLDEST_FIRST": BY_ID})
+EMAILS = ReadRules(EmailDelivery, orders={"NEWEST_FIRST": NEWEST_FIRST})
+PARTNERS = ReadRules(Partner, scope=Scope(member_column="id"))
+
+READ_RULES: dict[type[Model], ReadRules] = {
+    rules.model: rules
+    for rules in (
+        CUSTOMERS,
+        DOMAINS,
+        CONTRACTS,
+        TASKS,
+        INQUIRIES,
+        INVITATIONS,
+        ACTIVITY,
+        MEMBERS,
+        EMAILS,
+        PARTNERS,
+    )
+}
+
+
+def valid_token(token_hash: str) -> tuple[Condition, ...]:
+    """A bearer token that signs someone in: known, not revoked, not expired."""
+    return (
+        Compare("token_hash", "=", token_hash),
+        IsNull("revoked_at"),
+        Compare("expires_at", ">", NOW),
+    )
+
+
+# ---------------------------------------------------------------- the tenant condition
+
+
+def tenant(model: type[Model], actor: Actor) -> tuple[str, int]:
+    """(column, value) every row of `model` the actor may read has: the tenant condition.
+
+    Account holders read their own rows where the aggregate allows it; anyone else must be
+    a partner member (Unauthenticated for visitors, Forbidden for other account holders).
+    """
+    scope = READ_RULES[model].scope
+    if scope.account_column is not None and actor.account is not None:
+        return scope.account_column, actor.account.id
+    return scope.member_column, actor.require_partner_id()
+
+
+def tenant_condition(model: type[Model], actor: Actor) -> Condition:
+    column, value = tenant(model, actor)
+    return Compare(column, "=", value)
+
+
+def scoped(model: type[ModelT], actor: Actor) -> QuerySet[ModelT]:
+    """The rows of `model` the actor may read; every read of tenant data starts here."""
+    column, value = tenant(model, actor)
+    return model.filter(**{column: value})
+
+
+def selected(
+    model: type[ModelT], actor: Actor, conditions: Sequence[Condition] = ()
+) -> QuerySet[ModelT]:
+    """The actor's rows of `model` that meet `conditions` (declared above)."""
+    query = scoped(model, actor)
+    return query.filter(to_q(conditions)) if conditions else query

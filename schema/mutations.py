@@ -1,0 +1,69 @@
+"""`@mutation`: every mutation is guarded the same way.
+
+    @mutation(description="...")
+    async def update_customer(self, info: Info, id: strawberry.ID, ...) -> CustomerPayload:
+        customer = await customers.update_customer(info.context.actor, customer_pk(id), ...)
+        return CustomerPayload(customer=Customer.from_model(customer), errors=[])
+
+1. who may call it: the audience of resolvers/permissions.py, checked before anything
+   else, so a visitor learns UNAUTHENTICATED before anything about the ids it sent;
+2. the body: decode ids (a malformed or foreign one is NOT_FOUND at its field), run the
+   flow in resolvers/, build the payload;
+3. expected failures (a DomainError from any step) become the payload's `errors`, every
+   other field null (false for the Boolean `ok` / `accepted`).
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.utils.str_converters import to_camel_case
+
+from resolvers.errors import DomainError
+from resolvers.permissions import MUTATION_AUDIENCES, admit
+from schema.errors import user_errors
+
+Resolver = TypeVar("Resolver", bound=Callable[..., Awaitable[Any]])
+
+
+def mutation(*, description: str | None = None) -> Callable[[Resolver], Any]:
+    """strawberry.mutation with the audience check and the errors-as-data translation."""
+
+    def decorate(resolver: Resolver) -> Any:
+        audience = MUTATION_AUDIENCES[to_camel_case(resolver.__name__)]
+        failure = _FailedPayload(resolver)
+
+        @functools.wraps(resolver)
+        async def guarded(self: Any, info: Any, **arguments: Any) -> Any:
+            try:
+                admit(info.context.actor, audience)
+                return await resolver(self, info, **arguments)
+            except DomainError as error:
+                return failure(error)
+
+        return strawberry.mutation(guarded, description=description)
+
+    return decorate
+
+
+class _FailedPayload:
+    """Builds a resolver's payload type for a failure: `errors` set, the rest empty."""
+
+    def __init__(self, resolver: Callable[..., Any]) -> None:
+        self.resolver = resolver
+        self.empty: dict[str, Any] | None = None  # found on first use: types may be lazy
+
+    def __call__(self, error: DomainError) -> Any:
+        payload = typing.get_type_hints(self.resolver)["return"]
+        if self.empty is None:
+            fields = payload.__strawberry_definition__.fields
+            self.empty = {
+                field.python_name: False if field.type is bool else None
+                for field in fields
+                if field.python_name != "errors"
+            }
+        return payload(**self.empty, errors=user_errors(error))
