@@ -11,11 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
 
 from tests.browser import ServerProcess
 from tests.support import REGISTER_PARTNER, unique
+from tests.ws_client import closed_with, session, subscribe
 
 REDIS_URL = os.environ.get("PARTNERDESK_TEST_REDIS_URL")
 SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code } } }"
@@ -90,29 +89,9 @@ async def test_a_mutation_on_one_instance_reaches_subscribers_on_the_other(
     graphql(first, PROFILE, token=token)
     # and a dashboard connected to the second instance
     url = second.base_url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
-        await socket.send(
-            json.dumps(
-                {
-                    "id": "counts",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { pendingCounts { inquiries } }"},
-                }
-            )
-        )
-        await socket.send(
-            json.dumps(
-                {
-                    "id": "new",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { inquiryReceived { name } }"},
-                }
-            )
-        )
+    async with session(url, token) as socket:
+        await subscribe(socket, "subscription { pendingCounts { inquiries } }", "counts")
+        await subscribe(socket, "subscription { inquiryReceived { name } }", "new")
         first_counts = json.loads(await asyncio.wait_for(socket.recv(), 5))
         assert first_counts["payload"]["data"] == {"pendingCounts": {"inquiries": 0}}
         await asyncio.sleep(0.3)  # both subscriptions are registered with Redis
@@ -164,27 +143,12 @@ async def test_signing_out_on_one_instance_closes_the_socket_on_the_other(
     )
     token = registered["registerPartner"]["token"]
     url = second.base_url.replace("http://", "ws://") + "/graphql"
-    async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}})
-        )
-        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "connection_ack"
-        await socket.send(
-            json.dumps(
-                {
-                    "id": "feed",
-                    "type": "subscribe",
-                    "payload": {"query": "subscription { activity { verb } }"},
-                }
-            )
-        )
+    async with session(url, token) as socket:
+        await subscribe(socket, "subscription { activity { verb } }", "feed")
         await asyncio.sleep(0.5)  # the revocation listener is subscribed with Redis
         # when the member signs out through the first instance
         await asyncio.to_thread(graphql, first, "mutation { logout { ok } }", None, token)
         # then the second instance ends the subscription and closes the socket with 4401
-        messages = []
-        with pytest.raises(ConnectionClosed):
-            while True:
-                messages.append(json.loads(await asyncio.wait_for(socket.recv(), 5)))
-        assert socket.close_code == 4401
+        code, messages = await closed_with(socket, within=5)
+    assert code == 4401
     assert [(message["type"], message["id"]) for message in messages] == [("error", "feed")]
