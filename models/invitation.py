@@ -71,6 +71,8 @@ class AccessInvitation(Model):
         null=True,
         on_delete=fields.SET_NULL,
     )
+    # At most one CONNECTED authorization per customer: a partial unique index (migration
+    # 0004) enforces it in the database.
     customer_id: int | None
     closed_at = fields.DatetimeField(null=True)  # withdrawn, revoked or expired
 

@@ -273,6 +273,23 @@ async def _decide(invitation: AccessInvitation, **changes: Any) -> None:
         raise _not_pending(await AccessInvitation.get(id=invitation.id))
 
 
+async def customer_linked_elsewhere(customer_id: int, invitation_id: int) -> bool:
+    """Whether another authorization is CONNECTED to the customer (a friendly early answer;
+    the partial unique index of migration 0004 is what makes a second link impossible)."""
+    return (
+        await AccessInvitation.filter(customer_id=customer_id, status=InvitationStatus.CONNECTED)
+        .exclude(id=invitation_id)
+        .exists()
+    )
+
+
+def _customer_taken() -> Conflict:
+    return Conflict(
+        "This customer is already connected to another account.",
+        ("target", "existingCustomerId"),
+    )
+
+
 def _account_fields(account: AccountHolder) -> dict[str, Any]:
     first_name, last_name = split_name(account.name)
     return {
@@ -295,32 +312,27 @@ async def connect_customer(
         raise _not_pending(invitation)
     account = await AccountHolder.get(id=invitation.account_id)
     existing, values = await prepare_target(actor, target, _account_fields(account))
+    if existing is not None and await customer_linked_elsewhere(existing.id, invitation.id):
+        raise _customer_taken()
     partner = await Partner.get(id=member.partner_id)
 
     now = datetime.now(UTC)
     async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
-        await _decide(
-            invitation,
-            status=InvitationStatus.CONNECTED,
-            decided_at=now,
-            decided_by_id=member.id,
-            customer_id=existing.id if existing else None,
-        )
+        try:
+            await _decide(
+                invitation,
+                status=InvitationStatus.CONNECTED,
+                decided_at=now,
+                decided_by_id=member.id,
+                customer_id=existing.id if existing else None,
+            )
+        except IntegrityError:
+            # One CONNECTED authorization per customer (migration 0004): a concurrent connect
+            # took this customer after the check above. Raising here rolls everything back.
+            raise _customer_taken() from None
         if existing is not None:
             customer = existing
-            already_linked = (
-                await AccessInvitation.filter(
-                    customer_id=existing.id, status=InvitationStatus.CONNECTED
-                )
-                .exclude(id=invitation.id)
-                .exists()
-            )
-            if already_linked:
-                raise Conflict(
-                    "This customer is already connected to another account.",
-                    ("target", "existingCustomerId"),
-                )
         else:
             customer = await insert_customer(
                 actor,
