@@ -33,6 +33,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from config import Settings
 from resolvers.actor import Actor
 from resolvers.auth import authenticate
+from schema.client_address import client_ip
 from schema.compiled import CompiledData
 from schema.context import Context, Loaders
 from schema.fast_lane import FastLane
@@ -72,26 +73,6 @@ def negotiate(accept: str | None) -> str | None:
         if media in {JSON, "application/*", "*/*"}:
             return JSON
     return None
-
-
-def client_ip(
-    connection: HTTPConnection, trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
-) -> str | None:
-    """The caller's address: the peer, or, when the peer is a trusted proxy, the nearest
-    X-Forwarded-For entry that is not itself a trusted proxy."""
-    peer = connection.client.host if connection.client else None
-    chain = [peer] if peer else []
-    forwarded = connection.headers.get("x-forwarded-for")
-    if forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()] + chain
-    for address in reversed(chain):
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return address if address == peer else None
-        if not any(ip in network for network in trusted_proxies):
-            return str(ip)
-    return chain[0] if chain else None
 
 
 def _error_response(status: int, message: str, media_type: str = JSON) -> Response:

@@ -86,6 +86,23 @@ async def test_login_is_limited_per_ip_across_emails(client: GraphQLClient) -> N
     assert results == ["UNAUTHENTICATED"] * 4 + ["RATE_LIMITED"]
 
 
+async def test_an_unreadable_forwarded_for_from_a_trusted_proxy_keeps_the_ip_limit(
+    client: GraphQLClient,
+) -> None:
+    # given: our proxy forwards headers we cannot read (the per-IP limit is 4 per minute)
+    unreadable = ["garbage", "unknown", "1.2.3.4:99999", "[2001:db8::1", "_hidden"]
+    # when
+    codes = []
+    for n, forwarded_for in enumerate(unreadable):
+        attempt = {
+            "input": {"realm": "PARTNER", "email": f"nobody{n}@example.com", "password": "x"}
+        }
+        response = await client.post(LOGIN, attempt, headers={"x-forwarded-for": forwarded_for})
+        codes.append(response.json()["data"]["login"]["errors"][0]["code"])
+    # then: all counted against the proxy's own address, not let through unlimited
+    assert codes == ["UNAUTHENTICATED"] * 4 + ["RATE_LIMITED"]
+
+
 async def test_registration_is_limited_per_ip_and_stores_nothing_when_refused(
     client: GraphQLClient,
 ) -> None:
