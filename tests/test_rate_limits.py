@@ -28,6 +28,7 @@ def settings(base_settings: Settings) -> Settings:
         base_settings,
         rate_limit_login_ip="4/minute",
         rate_limit_login_email="2/minute",
+        rate_limit_login_email_ceiling="5/minute",
         rate_limit_register_ip="3/minute",
         rate_limit_inquiry_ip="2/minute",
         rate_limit_inquiry_partner="3/day",
@@ -71,6 +72,45 @@ async def test_login_is_limited_per_email_with_a_retry_hint(client: GraphQLClien
     # the right password is refused too while the limit holds: no guessing through it
     right = await client.gql(LOGIN, {"input": {**attempt["input"], "password": partner.password}})
     assert right["login"]["token"] is None
+
+
+async def test_a_stranger_guessing_from_one_ip_does_not_lock_the_owner_out(
+    client: GraphQLClient,
+) -> None:
+    # given: someone guesses the owner's password from their address until refused
+    partner = await register_partner(client)
+    guess = {"input": {"realm": "PARTNER", "email": partner.email, "password": "wrong password!"}}
+    stranger = {"x-forwarded-for": "203.0.113.66"}
+    codes = [
+        (await client.post(LOGIN, guess, headers=stranger)).json()["data"]["login"]["errors"][0][
+            "code"
+        ]
+        for _ in range(3)
+    ]
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"]
+    # when: the owner signs in from their own address
+    right = {"input": {**guess["input"], "password": partner.password}}
+    response = await client.post(LOGIN, right, headers={"x-forwarded-for": "198.51.100.20"})
+    # then
+    assert response.json()["data"]["login"]["errors"] == []
+    assert response.json()["data"]["login"]["token"]
+
+
+async def test_the_per_email_ceiling_holds_across_many_ips(client: GraphQLClient) -> None:
+    # given: guesses at one address, each from a fresh IP (the ceiling is 5 per minute)
+    partner = await register_partner(client)
+    guess = {"input": {"realm": "PARTNER", "email": partner.email, "password": "wrong password!"}}
+
+    async def login_from(ip: str, attempt: dict) -> dict:
+        response = await client.post(LOGIN, attempt, headers={"x-forwarded-for": ip})
+        return response.json()["data"]["login"]
+
+    # when
+    codes = [(await login_from(f"203.0.113.{n}", guess))["errors"][0]["code"] for n in range(6)]
+    # then: the sixth is refused, and so is the right password from yet another IP
+    assert codes == ["UNAUTHENTICATED"] * 5 + ["RATE_LIMITED"]
+    right = {"input": {**guess["input"], "password": partner.password}}
+    assert (await login_from("198.51.100.99", right))["token"] is None
 
 
 async def test_login_is_limited_per_ip_across_emails(client: GraphQLClient) -> None:
