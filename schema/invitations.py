@@ -40,7 +40,12 @@ class EmailDelivery(Node):
     to: str
     subject: str
     attempts: int
-    last_error: str | None
+    last_error: str | None = strawberry.field(
+        description=(
+            "Why the last attempt failed, in short, with the SMTP reply code "
+            '("The mail server is unavailable; retrying (451)"); never the server\'s own words.'
+        )
+    )
     queued_at: datetime
     sent_at: datetime | None
 
