@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 
 import events
 from mailers.outbox import queue_email
@@ -23,7 +24,13 @@ from mailers.worker import wake_delivery_workers
 from models.account import AccountHolder
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
-from models.invitation import AccessInvitation, AccessPermission, AccessScope, InvitationStatus
+from models.invitation import (
+    LIVE_STATUSES,
+    AccessInvitation,
+    AccessPermission,
+    AccessScope,
+    InvitationStatus,
+)
 from models.outbox import EmailDelivery
 from models.partner import Partner
 from resolvers.activity import record_activity
@@ -153,6 +160,7 @@ async def send_access_invitation(
             invitation = await AccessInvitation.create(
                 partner_id=partner.id,
                 account_id=account.id,
+                requester_name=account.name,
                 scope=scope,
                 permissions=permissions,
                 message=message,
@@ -221,10 +229,31 @@ async def my_invitations(actor: Actor) -> list[AccessInvitation]:
     )
 
 
+def requester_visible(
+    actor: Actor, partner_id: int, account_id: int, status: InvitationStatus
+) -> bool:
+    """Whether `actor` may read the account holder behind an authorization in (effective)
+    `status`: the account holder always; its partner's members only while it is live.
+
+    Once it is withdrawn, declined, expired or revoked, the partner keeps the name it was
+    sent with (requester_name) and nothing that identifies the account.
+    """
+    if actor.account is not None:
+        return actor.account.id == account_id
+    member = actor.member
+    return member is not None and member.partner_id == partner_id and status in LIVE_STATUSES
+
+
 async def requester_of_partner(actor: Actor, account_id: int) -> AccountHolder | None:
-    """An account holder, if they have sent the signed-in member's partner an authorization."""
+    """An account holder, while they have a live authorization (PENDING and unexpired, or
+    CONNECTED) with the signed-in member's partner."""
     partner_id = actor.require_partner_id()
-    if not await AccessInvitation.exists(account_id=account_id, partner_id=partner_id):
+    live = Q(status=InvitationStatus.CONNECTED) | Q(
+        status=InvitationStatus.PENDING, expires_at__gt=datetime.now(UTC)
+    )
+    if not await AccessInvitation.filter(
+        live, account_id=account_id, partner_id=partner_id
+    ).exists():
         return None
     return await AccountHolder.get_or_none(id=account_id)
 
