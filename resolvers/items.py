@@ -329,6 +329,17 @@ async def get_task(actor: Actor, task_id: int) -> Task | None:
     return await Task.get_or_none(id=task_id, partner_id=actor.require_partner_id())
 
 
+# Task columns -> GraphQL patch names, in the patch's order, for the change summary.
+TASK_PATCH_NAMES = {
+    "title": "title",
+    "description": "description",
+    "priority": "priority",
+    "status": "status",
+    "due_on": "dueOn",
+    "assignee_id": "assigneeId",
+}
+
+
 async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> Task:
     """Change the given fields; DONE stamps completedAt, leaving DONE clears it."""
     partner_id = actor.require_partner_id()
@@ -348,9 +359,25 @@ async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> T
         elif values["status"] != TaskStatus.DONE:
             values["completed_at"] = None
     changed = {name: value for name, value in values.items() if getattr(task, name) != value}
-    if changed:
-        await Task.filter(id=task.id, partner_id=partner_id).update(**changed)
+    if not changed:
+        return task  # nothing changes, so nothing is recorded
+    async with events.transaction():
+        # Conditional on the values we read, so a concurrent edit of the same fields is not
+        # overwritten and the activity row describes a change that really happened.
+        as_read = {name: getattr(task, name) for name in changed}
+        updated = await Task.filter(id=task.id, partner_id=partner_id, **as_read).update(**changed)
+        if not updated:
+            raise Conflict("The task was changed meanwhile; reload and retry.", ("id",))
         task = await Task.get(id=task.id)
+        fields = ", ".join(graphql for name, graphql in TASK_PATCH_NAMES.items() if name in changed)
+        await record_activity(
+            partner_id,
+            ActivityVerb.ITEM_UPDATED,
+            f"{describe(task)} changed: {fields}",
+            actor=actor,
+            customer_id=task.customer_id,
+            subject=(item_type(task), task.id),
+        )
     return task
 
 

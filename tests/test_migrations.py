@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from tortoise.connection import get_connection
 
 from tests.conftest import BACKEND, POSTGRES_URL, _create_postgres_database, _drop_postgres_database
 
@@ -135,3 +137,16 @@ async def test_old_authorizations_get_the_requesters_name(fresh_database_url: st
     found = migrate_old_rows(fresh_database_url, "0005_email_last_error_detail")
     # then
     assert found["invitations"] == [{"id": 1, "requester_name": "Anna Bianchi"}]
+
+
+async def test_the_activity_table_keeps_its_indexes(app: Starlette) -> None:
+    # given: the session's database, migrated to the latest (0007 only changed the state)
+    connection = get_connection("default")
+    if BACKEND == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activity_event'"
+    else:
+        sql = "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'activity_event'"
+    # when
+    names = {row["name"] for row in await connection.execute_query_dict(sql)}
+    # then: the feed and the timelines stay indexed
+    assert {"idx_activity_ev_partner_625264", "idx_activity_ev_custome_fe9d71"} <= names
