@@ -27,7 +27,13 @@ from config import Settings
 from models.customer import Customer
 from schema import compiled, create_schema, fast_lane
 from tests.conftest import StatementCounter
-from tests.support import GraphQLClient, create_customer, register_account, register_partner
+from tests.support import (
+    GraphQLClient,
+    create_customer,
+    register_account,
+    register_partner,
+    rendered_at,
+)
 
 ITEMS = """
 mutation($d: DomainInput!, $c: ContractInput!, $t: TaskInput!, $t2: TaskInput!) {
@@ -132,6 +138,7 @@ async def world(client: GraphQLClient) -> dict[str, str]:
                     "email": "v@example.com",
                     "message": "Hi",
                     "privacyConsent": True,
+                    "renderedAt": rendered_at(),
                 }
             },
         )

@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.browser import ServerProcess
-from tests.support import REGISTER_PARTNER, unique
+from tests.support import REGISTER_PARTNER, rendered_at, unique
 
 REDIS_URL = os.environ.get("PARTNERDESK_TEST_REDIS_URL")
 SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code } } }"
@@ -127,6 +127,7 @@ async def test_a_mutation_on_one_instance_reaches_subscribers_on_the_other(
                     "email": "a@example.com",
                     "message": "Hi",
                     "privacyConsent": True,
+                    "renderedAt": rendered_at(),
                 }
             },
         )

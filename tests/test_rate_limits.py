@@ -15,7 +15,13 @@ from config import Settings
 from models.inquiry import Inquiry
 from models.partner import Partner
 from tests.conftest import _empty_all_tables
-from tests.support import REGISTER_PARTNER, GraphQLClient, register_account, register_partner
+from tests.support import (
+    REGISTER_PARTNER,
+    GraphQLClient,
+    register_account,
+    register_partner,
+    rendered_at,
+)
 
 LOGIN = "mutation($input: LoginInput!) { login(input: $input) { token errors { code message retryAfter } } }"
 SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code message retryAfter } } }"
@@ -56,6 +62,7 @@ def inquiry(slug: str, **extra: object) -> dict:
             "email": "ada@example.com",
             "message": "Hello",
             "privacyConsent": True,
+            "renderedAt": rendered_at(),
             **extra,
         }
     }

@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from config import Settings
 from models.auth import AuthToken
-from tests.support import GraphQLClient, register_account, register_partner
+from tests.support import GraphQLClient, register_account, register_partner, rendered_at
 
 PROTOCOL = "graphql-transport-ws"
 PENDING_COUNTS = "subscription { pendingCounts { invitations inquiries } }"
@@ -105,6 +105,7 @@ def inquiry(slug: str, name: str = "Ada Lovelace") -> dict[str, Any]:
             "email": "ada@example.com",
             "message": "Hello",
             "privacyConsent": True,
+            "renderedAt": rendered_at(),
         }
     }
 
