@@ -412,12 +412,13 @@ class DeliveryWorker:
             log.info("e-mail %s: attempt %s failed, retrying: %s", delivery.id, attempts, detail)
             return
         reason = failure.public_text()
-        if not failure.permanent:
-            gave_up = (
-                "gave up: queued too long" if too_old else f"gave up after {attempts} attempts"
-            )
-            reason = failure.public_text(gave_up)
-            detail = f"gave up ({'too old' if too_old else f'{attempts} attempts'}): {detail}"
+        if not failure.permanent:  # transient, but out of attempts or of time
+            if too_old:
+                reason = failure.public_text("gave up: queued too long")
+                detail = f"gave up (too old): {detail}"
+            else:
+                reason = failure.public_text(f"gave up after {attempts} attempts")
+                detail = f"gave up ({attempts} attempts): {detail}"
         log.warning("e-mail %s FAILED: %s", delivery.id, detail)
         updated = await EmailDelivery.filter(id=delivery.id, status=EmailStatus.QUEUED).update(
             status=EmailStatus.FAILED,
