@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
+        Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
@@ -172,7 +173,7 @@ async def _work(settings: Settings) -> None:
 
 
 async def _print_mail_status() -> None:
-    from mailers.worker import delivery_counts, recent_failures
+    from mailers.outbox import delivery_counts, recent_failures
 
     counts = await delivery_counts()
     print("  ".join(f"{status}: {count}" for status, count in counts.items()))
@@ -184,6 +185,8 @@ async def _print_mail_status() -> None:
             f"  #{delivery.id} to {delivery.to_address}, {delivery.attempts} attempt(s), "
             f"queued {delivery.queued_at:%Y-%m-%d %H:%M} UTC: {delivery.last_error}"
         )
+        if delivery.last_error_detail:  # what the server or the socket said (never in the API)
+            print(f"      {delivery.last_error_detail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "mail" and args.mail_command == "status":
         asyncio.run(_with_database(settings, _print_mail_status))
     elif args.command == "mail":
-        from mailers.worker import requeue_failed
+        from mailers.outbox import requeue_failed
 
         if not asyncio.run(_with_database(settings, requeue_failed, delivery_id=args.id)):
             print(f"partnerdesk: no FAILED e-mail with id {args.id}", file=sys.stderr)

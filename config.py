@@ -222,7 +222,11 @@ class Settings:
     rate_limit_inquiry_ip: str = _setting("5/minute;20/hour", _rate_limits)
     rate_limit_inquiry_partner: str = _setting("200/day", _rate_limits)
     rate_limit_login_ip: str = _setting("10/minute", _rate_limits)
+    # Sign-in guessing: the strict limit counts per (e-mail, client IP), so a stranger who
+    # hammers someone's address from elsewhere cannot lock its owner out; the looser ceiling
+    # counts per e-mail from every IP, against guessing spread over many addresses.
     rate_limit_login_email: str = _setting("5/15 minutes", _rate_limits)
+    rate_limit_login_email_ceiling: str = _setting("50/hour", _rate_limits)
     rate_limit_register_ip: str = _setting("10/hour", _rate_limits)
     rate_limit_invitation_account: str = _setting("30/hour", _rate_limits)
     # Answer supported queries with one SQL statement that builds the JSON (schema/compiled/);

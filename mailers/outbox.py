@@ -2,13 +2,16 @@
 
 A delivery worker sends QUEUED rows later; if the business change rolls back, so does
 the e-mail, and a committed change always has its e-mail. The commit wakes this process's
-workers, so an e-mail goes out at once rather than at their next poll.
+workers, so an e-mail goes out at once rather than at their next poll. `partnerdesk mail`
+counts, lists and re-queues rows with the functions at the end.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+
+from tortoise.functions import Count
 
 import events
 from mailers.templates import header_text, render
@@ -44,3 +47,36 @@ async def queue_email(
         attempts=0,
         next_attempt_at=datetime.now(UTC),
     )
+
+
+# ---------------------------------------------------------------- `partnerdesk mail`
+
+
+async def delivery_counts() -> dict[str, int]:
+    """How many outbox rows are in each status (every status listed, zeros included)."""
+    counts = {status.value: 0 for status in EmailStatus}
+    rows = (
+        await EmailDelivery.annotate(count=Count("id")).group_by("status").values("status", "count")
+    )
+    for row in rows:
+        counts[str(row["status"])] = row["count"]
+    return counts
+
+
+async def recent_failures(limit: int = 10) -> list[EmailDelivery]:
+    """The last FAILED rows, newest first (the dead letters)."""
+    return await EmailDelivery.filter(status=EmailStatus.FAILED).order_by("-id").limit(limit)
+
+
+async def requeue_failed(delivery_id: int) -> bool:
+    """Put a FAILED row back in the queue with a fresh attempt budget; False if not FAILED."""
+    updated = await EmailDelivery.filter(id=delivery_id, status=EmailStatus.FAILED).update(
+        status=EmailStatus.QUEUED,
+        attempts=0,
+        next_attempt_at=datetime.now(UTC),
+        claimed_until=None,
+        claimed_by=None,
+    )
+    if updated:
+        wake_delivery_workers()
+    return bool(updated)

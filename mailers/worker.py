@@ -24,18 +24,23 @@ import signal
 import socket
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import aiosmtplib
 from tortoise.connection import get_connection
 from tortoise.expressions import F, Q
-from tortoise.functions import Count
 
 import events
 from config import Settings
 from events.activity import record_activity
+from mailers.failures import (
+    ConnectionFailed,
+    SendFailure,
+    classify_failure,
+    connection_failure,
+    unbuildable,
+)
 from mailers.message import build_message, one_line, sender_address
 from models.activity import ActivityVerb
 from models.outbox import EmailDelivery, EmailStatus
@@ -59,39 +64,6 @@ def wake_delivery_workers() -> None:
     """Tell this process's delivery workers that QUEUED rows were committed (call after commit)."""
     for worker in list(_workers):
         worker.notify()
-
-
-@dataclass(frozen=True)
-class SendFailure:
-    """Why one send did not succeed, and whether trying again can help."""
-
-    error: str
-    permanent: bool
-    connection_broken: bool = False
-
-
-class ConnectionFailed(Exception):
-    """The SMTP session could not be opened (connect, STARTTLS, login)."""
-
-    def __init__(self, failure: SendFailure) -> None:
-        super().__init__(failure.error)
-        self.failure = failure
-
-
-def classify_failure(error: BaseException) -> SendFailure:
-    """RFC 5321: 4yz and broken connections are transient, 5yz is permanent."""
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        replies = "; ".join(f"{r.code} {r.message}" for r in error.recipients)
-        permanent = any(r.code >= 500 for r in error.recipients)
-        return SendFailure(f"recipient refused: {replies}", permanent)
-    if isinstance(error, aiosmtplib.SMTPResponseException):
-        return SendFailure(f"{error.code} {error.message}", 500 <= error.code < 600)
-    if isinstance(error, aiosmtplib.SMTPNotSupported):
-        return SendFailure(f"not supported by the server: {error}", permanent=True)
-    if isinstance(error, OSError):  # disconnects, connect errors and timeouts included
-        description = str(error) or "no detail"
-        return SendFailure(f"{type(error).__name__}: {description}", False, connection_broken=True)
-    return SendFailure(f"{type(error).__name__}: {error}", False, connection_broken=True)
 
 
 def backoff_seconds(attempts: int, base: float) -> float:
@@ -324,11 +296,9 @@ class DeliveryWorker:
             await asyncio.wait_for(smtp.connect(), timeout=self.send_deadline)
         except Exception as error:
             smtp.close()
-            failure = classify_failure(error)
             if isinstance(error, aiosmtplib.SMTPAuthenticationError):
                 log.error("mail worker: SMTP login refused, check PARTNERDESK_SMTP_*: %s", error)
-            # Whatever the reply, failing to open the session says nothing about the e-mail.
-            raise ConnectionFailed(SendFailure(f"connecting: {failure.error}", False)) from error
+            raise ConnectionFailed(connection_failure(error)) from error
         self._smtp = smtp
         return smtp
 
@@ -347,7 +317,7 @@ class DeliveryWorker:
         try:
             message = build_message(delivery, self.settings.mail_from)
         except Exception as error:  # an address the email package cannot express
-            return SendFailure(f"cannot build the message: {error}", permanent=True)
+            return unbuildable(error)
         smtp = await self._connection()
         try:
             await asyncio.wait_for(
@@ -419,8 +389,9 @@ class DeliveryWorker:
     async def _record_failure(
         self, delivery: EmailDelivery, failure: SendFailure, token: str, now: datetime
     ) -> None:
+        """Store the safe reason for partners and the detail for operators (mailers/failures.py)."""
         attempts = delivery.attempts + 1
-        error = failure.error[:ERROR_LENGTH]
+        detail = failure.detail[:ERROR_LENGTH]
         too_old = now - delivery.queued_at > self.max_age
         if not failure.permanent and attempts < self.settings.mail_max_attempts and not too_old:
             next_attempt = now + timedelta(
@@ -430,23 +401,30 @@ class DeliveryWorker:
                 id=delivery.id, status=EmailStatus.QUEUED, claimed_by=token
             ).update(
                 attempts=attempts,
-                last_error=error,
+                last_error=failure.public_text("retrying"),
+                last_error_detail=detail,
                 next_attempt_at=next_attempt,
                 claimed_until=None,
                 claimed_by=None,
             )
             if self._next_due is None or next_attempt < self._next_due:
                 self._next_due = next_attempt
-            log.info("e-mail %s: attempt %s failed, retrying: %s", delivery.id, attempts, error)
+            log.info("e-mail %s: attempt %s failed, retrying: %s", delivery.id, attempts, detail)
             return
-        if not failure.permanent:
-            reason = "too old" if too_old else f"{attempts} attempts"
-            error = f"gave up ({reason}): {error}"[:ERROR_LENGTH]
-        log.warning("e-mail %s FAILED: %s", delivery.id, error)
+        reason = failure.public_text()
+        if not failure.permanent:  # transient, but out of attempts or of time
+            if too_old:
+                reason = failure.public_text("gave up: queued too long")
+                detail = f"gave up (too old): {detail}"
+            else:
+                reason = failure.public_text(f"gave up after {attempts} attempts")
+                detail = f"gave up ({attempts} attempts): {detail}"
+        log.warning("e-mail %s FAILED: %s", delivery.id, detail)
         updated = await EmailDelivery.filter(id=delivery.id, status=EmailStatus.QUEUED).update(
             status=EmailStatus.FAILED,
             attempts=attempts,
-            last_error=error,
+            last_error=reason,
+            last_error_detail=detail[:ERROR_LENGTH],
             claimed_until=None,
             claimed_by=None,
         )
@@ -454,7 +432,7 @@ class DeliveryWorker:
             await record_activity(
                 delivery.partner_id,
                 ActivityVerb.EMAIL_FAILED,
-                f"E-mail to {delivery.to_address} failed: {error}",
+                f"E-mail to {delivery.to_address} failed: {reason}",
                 subject=("EmailDelivery", delivery.id),
             )
 
@@ -517,33 +495,3 @@ async def deliver_until_signalled(settings: Settings) -> None:
     finally:
         for signal_number in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signal_number)
-
-
-async def delivery_counts() -> dict[str, int]:
-    """How many outbox rows are in each status (every status listed, zeros included)."""
-    counts = {status.value: 0 for status in EmailStatus}
-    rows = (
-        await EmailDelivery.annotate(count=Count("id")).group_by("status").values("status", "count")
-    )
-    for row in rows:
-        counts[str(row["status"])] = row["count"]
-    return counts
-
-
-async def recent_failures(limit: int = 10) -> list[EmailDelivery]:
-    """The last FAILED rows, newest first (the dead letters)."""
-    return await EmailDelivery.filter(status=EmailStatus.FAILED).order_by("-id").limit(limit)
-
-
-async def requeue_failed(delivery_id: int) -> bool:
-    """Put a FAILED row back in the queue with a fresh attempt budget; False if not FAILED."""
-    updated = await EmailDelivery.filter(id=delivery_id, status=EmailStatus.FAILED).update(
-        status=EmailStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=_now(),
-        claimed_until=None,
-        claimed_by=None,
-    )
-    if updated:
-        wake_delivery_workers()
-    return bool(updated)

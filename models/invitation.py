@@ -49,6 +49,10 @@ class AccessInvitation(Model):
         "partnerdesk.AccountHolder", related_name="invitations", on_delete=fields.CASCADE
     )
     account_id: int
+    # The account holder's name when it was sent: all a partner member sees of them once
+    # the authorization is closed without a live connection (resolvers/invitations.py).
+    # Always written on send; the database default only lets migration 0006 add the column.
+    requester_name = fields.CharField(max_length=200, db_default="")
     status = fields.CharEnumField(InvitationStatus, max_length=10, default=InvitationStatus.PENDING)
     scope = fields.CharEnumField(AccessScope, max_length=10)
     permissions = fields.JSONField[list[str]](default=list)
@@ -71,6 +75,8 @@ class AccessInvitation(Model):
         null=True,
         on_delete=fields.SET_NULL,
     )
+    # At most one CONNECTED authorization per customer: a partial unique index (migration
+    # 0004) enforces it in the database.
     customer_id: int | None
     closed_at = fields.DatetimeField(null=True)  # withdrawn, revoked or expired
 

@@ -29,7 +29,12 @@ class EmailDelivery(Model):
     html_body = fields.TextField()
     status = fields.CharEnumField(EmailStatus, max_length=10, default=EmailStatus.QUEUED)
     attempts = fields.IntField(default=0)
+    # What partner members read (a short reason, mailers/failures.py) and what operators
+    # read in `partnerdesk mail status` (the server's reply or the socket error): the
+    # detail decides whether `mail retry` can help, and a worker's log may be rotated or
+    # on another machine by then. The GraphQL API never exposes the detail.
     last_error = fields.TextField(null=True)
+    last_error_detail = fields.TextField(null=True)
     queued_at = fields.DatetimeField(auto_now_add=True)
     next_attempt_at = fields.DatetimeField(null=True)
     # A worker's lease on the row; an expired lease means the worker died mid-send.

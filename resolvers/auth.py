@@ -247,7 +247,15 @@ async def login(
 ) -> IssuedToken:
     """Sign in; a wrong password and an unknown e-mail give the same error."""
     normalized = lookup_key((email or "").strip().lower(), 254)
-    await enforce((Limit.LOGIN_PER_IP, client_ip), (Limit.LOGIN_PER_EMAIL, f"{realm}:{normalized}"))
+    account_key = f"{realm}:{normalized}"
+    # Per (e-mail, IP), not per e-mail alone: guessing from one address must not lock the
+    # owner out of their own (OWASP: no lockout an attacker can trigger cheaply). The
+    # ceiling per e-mail bounds guessing spread over many addresses.
+    await enforce(
+        (Limit.LOGIN_PER_IP, client_ip),
+        (Limit.LOGIN_PER_EMAIL_AND_IP, f"{account_key}|{client_ip or '-'}"),
+        (Limit.LOGIN_PER_EMAIL_CEILING, account_key),
+    )
     person: PartnerMember | AccountHolder | None = None
     if normalized is None:
         pass  # no stored e-mail looks like this: the same answer as an unknown one

@@ -5,7 +5,7 @@ Goes through the same resolver functions as the API, so demo rows obey every rul
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from models.invitation import AccessPermission, AccessScope
@@ -144,6 +144,7 @@ async def _seed_items(owner: Actor, customer_ids: list[int]) -> None:
 
 async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) -> None:
     """Three NEW inquiries, one converted into a new customer, one assigned, one dismissed."""
+    shown = datetime.now(UTC) - timedelta(minutes=5)  # when a visitor opened the form
     created = []
     for name, email, company, message in INQUIRIES:
         inquiry_id = await inquiries.submit_inquiry(
@@ -154,6 +155,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
                 "company_name": company,
                 "message": message,
                 "privacy_consent": True,
+                "rendered_at": shown,
             }
         )
         assert inquiry_id is not None
@@ -172,6 +174,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
                 "company_name": company,
                 "message": "Follow-up: " + message,
                 "privacy_consent": True,
+                "rendered_at": shown,
             }
         )
 

@@ -40,11 +40,14 @@ async def submit_inquiry(
     """Store a visitor's inquiry to a public profile: its id; None when a spam trap caught a bot.
 
     Traps (answered like a success, so the bot learns nothing): a filled honeypot field,
-    and a form sent back sooner than `min_fill_seconds` after it was rendered.
+    and, when `min_fill_seconds` > 0, a form sent back sooner than that after it was
+    rendered, or without saying when it was rendered (only scripts leave that out).
     """
     if (given.get("website") or "").strip():
         return None
     rendered_at = given.get("rendered_at")
+    if rendered_at is None and min_fill_seconds > 0:
+        return None
     if rendered_at is not None:
         if rendered_at.tzinfo is None:
             rendered_at = rendered_at.replace(tzinfo=UTC)  # a form without an offset means UTC

@@ -27,7 +27,13 @@ from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
 from models.account import AccountHolder
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
-from models.invitation import AccessInvitation, AccessPermission, AccessScope, InvitationStatus
+from models.invitation import (
+    LIVE_STATUSES,
+    AccessInvitation,
+    AccessPermission,
+    AccessScope,
+    InvitationStatus,
+)
 from models.outbox import EmailDelivery
 from models.partner import Partner
 from resolvers.actor import Actor
@@ -47,7 +53,7 @@ from resolvers.errors import (
 from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_profile
 from resolvers.rate_limits import Limit, enforce
-from resolvers.read_rules import INVITATIONS, PENDING_INVITATIONS, scoped, selected
+from resolvers.read_rules import INVITATIONS, PENDING_INVITATIONS, scoped, selected, tenant
 from resolvers.validation import Problems, clean_text, split_name
 
 MESSAGE_MAX_LENGTH = 2000
@@ -145,6 +151,7 @@ async def send_access_invitation(
             invitation = await AccessInvitation.create(
                 partner_id=partner.id,
                 account_id=account.id,
+                requester_name=account.name,
                 scope=scope,
                 permissions=permissions,
                 message=message,
@@ -202,10 +209,27 @@ async def my_invitations(actor: Actor) -> list[AccessInvitation]:
     return list(await query.order_by("-id").limit(MY_INVITATIONS_LIMIT))
 
 
+def requester_visible(
+    actor: Actor, partner_id: int, account_id: int, status: InvitationStatus
+) -> bool:
+    """Whether `actor` may read the account holder behind an authorization in (effective)
+    `status`: the account holder always; its partner's members only while it is live.
+
+    Once it is withdrawn, declined, expired or revoked, the partner keeps the name it was
+    sent with (requester_name) and nothing that identifies the account.
+    """
+    column, value = tenant(AccessInvitation, actor)
+    if column == "account_id":
+        return value == account_id
+    return value == partner_id and status in LIVE_STATUSES
+
+
 async def requester_of_partner(actor: Actor, account_id: int) -> AccountHolder | None:
-    """An account holder, if they have sent the signed-in member's partner an authorization."""
+    """An account holder, while they have a live authorization (PENDING and unexpired, or
+    CONNECTED) with the signed-in member's partner."""
     actor.require_member()
-    if not await scoped(AccessInvitation, actor).filter(account_id=account_id).exists():
+    live = INVITATIONS.conditions({"live_from_account": account_id})
+    if not await selected(AccessInvitation, actor, live).exists():
         return None
     return await AccountHolder.get_or_none(id=account_id)
 
@@ -262,6 +286,23 @@ async def _decide(actor: Actor, invitation: AccessInvitation, **changes: Any) ->
         raise _not_pending(await AccessInvitation.get(id=invitation.id))
 
 
+async def customer_linked_elsewhere(customer_id: int, invitation_id: int) -> bool:
+    """Whether another authorization is CONNECTED to the customer (a friendly early answer;
+    the partial unique index of migration 0004 is what makes a second link impossible)."""
+    return (
+        await AccessInvitation.filter(customer_id=customer_id, status=InvitationStatus.CONNECTED)
+        .exclude(id=invitation_id)
+        .exists()
+    )
+
+
+def _customer_taken() -> Conflict:
+    return Conflict(
+        "This customer is already connected to another account.",
+        ("target", "existingCustomerId"),
+    )
+
+
 def _account_fields(account: AccountHolder) -> dict[str, Any]:
     first_name, last_name = split_name(account.name)
     return {
@@ -283,32 +324,28 @@ async def connect_customer(
     await _require_pending(invitation)
     account = await AccountHolder.get(id=invitation.account_id)
     existing, values = await prepare_target(actor, target, _account_fields(account))
+    if existing is not None and await customer_linked_elsewhere(existing.id, invitation.id):
+        raise _customer_taken()
     partner = await Partner.get(id=member.partner_id)
 
     now = datetime.now(UTC)
     async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
-        await _decide(
-            actor,
-            invitation,
-            status=InvitationStatus.CONNECTED,
-            decided_at=now,
-            decided_by_id=member.id,
-            customer_id=existing.id if existing else None,
-        )
+        try:
+            await _decide(
+                actor,
+                invitation,
+                status=InvitationStatus.CONNECTED,
+                decided_at=now,
+                decided_by_id=member.id,
+                customer_id=existing.id if existing else None,
+            )
+        except IntegrityError:
+            # One CONNECTED authorization per customer (migration 0004): a concurrent connect
+            # took this customer after the check above. Raising here rolls everything back.
+            raise _customer_taken() from None
         if existing is not None:
             customer = existing
-            already_linked = (
-                await scoped(AccessInvitation, actor)
-                .filter(customer_id=existing.id, status=InvitationStatus.CONNECTED)
-                .exclude(id=invitation.id)
-                .exists()
-            )
-            if already_linked:
-                raise Conflict(
-                    "This customer is already connected to another account.",
-                    ("target", "existingCustomerId"),
-                )
         else:
             customer = await insert_customer(
                 actor,

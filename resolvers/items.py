@@ -6,7 +6,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import idna
@@ -22,6 +21,7 @@ from models.statements import next_in_sequence
 from resolvers.actor import Actor
 from resolvers.customers import require_customer
 from resolvers.errors import Conflict, NotFound, ValidationFailed
+from resolvers.money import clean_amount, clean_currency
 from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.read_rules import READ_RULES, scoped, selected
 from resolvers.validation import Problems, clean_text
@@ -39,25 +39,7 @@ ITEM = "Item"
 MEMBER = "Partner member"
 
 MAX_DOMAIN_LENGTH = 253
-MAX_AMOUNT_DIGITS = 10  # before the dot: fee_amount is DECIMAL(14, 4)
-MAX_AMOUNT_DECIMALS = 4
-AMOUNT = re.compile(r"(?P<units>[0-9]+)(?:\.(?P<fraction>[0-9]+))?")
 CONTRACT_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./_-]*")
-CURRENCY_CODE = re.compile(r"[A-Z]{3}")
-
-# Current ISO 4217 currencies. Left out on purpose: precious metals (XAU, XAG, XPT, XPD),
-# fund and accounting units (XDR, XSU, XUA, XB*, BOV, CHE, CHW, CLF, COU, MXV, USN, UYI,
-# UYW), the testing and "no currency" codes (XTS, XXX), and withdrawn ones (HRK, ZWL, ...).
-_CURRENCY_CODES = """
-    AED AFN ALL AMD AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
-    BWP BYN BZD CAD CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD
-    FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY
-    KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP
-    MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR
-    RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT
-    TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VED VES VND VUV WST XAF XCD XCG XOF XPF YER
-    ZAR ZMW ZWG"""
-ISO_CURRENCIES = frozenset(_CURRENCY_CODES.split())
 
 
 @dataclass(frozen=True)
@@ -97,41 +79,6 @@ def clean_domain_name(problems: Problems, name: str, value: str | None) -> tuple
         problems.add(name, "Domain name must end in a top-level domain, not a number.")
         return None
     return unicode_name, ascii_name
-
-
-def clean_amount(problems: Problems, name: str, value: str | None) -> Decimal | None:
-    """A non-negative decimal with a dot and at most 4 decimal places."""
-    text = clean_text(problems, name, value, max_length=40, required=True, label="Amount")
-    if text is None:
-        return None
-    if text.startswith("-"):
-        problems.add(name, "Amount must not be negative.")
-        return None
-    match = AMOUNT.fullmatch(text)
-    if match is None:
-        problems.add(name, "Amount must be a decimal number with a dot, e.g. 49.90.")
-        return None
-    if len(match["fraction"] or "") > MAX_AMOUNT_DECIMALS:
-        problems.add(name, f"Amount has more than {MAX_AMOUNT_DECIMALS} decimal places.")
-        return None
-    if len(match["units"].lstrip("0")) > MAX_AMOUNT_DIGITS:
-        problems.add(name, f"Amount has more than {MAX_AMOUNT_DIGITS} digits before the dot.")
-        return None
-    return Decimal(text)
-
-
-def clean_currency(problems: Problems, name: str, value: str | None) -> str | None:
-    text = clean_text(problems, name, value, max_length=40, required=True, label="Currency")
-    if text is None:
-        return None
-    code = text.upper()
-    if not CURRENCY_CODE.fullmatch(code):
-        problems.add(name, "Currency must be a three-letter ISO 4217 code such as EUR.")
-        return None
-    if code not in ISO_CURRENCIES:
-        problems.add(name, f"Currency {code} is not a current ISO 4217 currency.")
-        return None
-    return code
 
 
 def _clean_contract(problems: Problems, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -380,6 +327,17 @@ async def get_task(actor: Actor, task_id: int) -> Task | None:
     return await scoped(Task, actor).get_or_none(id=task_id)
 
 
+# Task columns -> GraphQL patch names, in the patch's order, for the change summary.
+TASK_PATCH_NAMES = {
+    "title": "title",
+    "description": "description",
+    "priority": "priority",
+    "status": "status",
+    "due_on": "dueOn",
+    "assignee_id": "assigneeId",
+}
+
+
 async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> Task:
     """Change the given fields; DONE stamps completedAt, leaving DONE clears it."""
     task = await get_task(actor, task_id)
@@ -398,9 +356,25 @@ async def update_task(actor: Actor, task_id: int, patch: Mapping[str, Any]) -> T
         elif values["status"] != TaskStatus.DONE:
             values["completed_at"] = None
     changed = {name: value for name, value in values.items() if getattr(task, name) != value}
-    if changed:
-        await scoped(Task, actor).filter(id=task.id).update(**changed)
+    if not changed:
+        return task  # nothing changes, so nothing is recorded
+    async with events.transaction():
+        # Conditional on the values we read, so a concurrent edit of the same fields is not
+        # overwritten and the activity row describes a change that really happened.
+        as_read = {name: getattr(task, name) for name in changed}
+        updated = await scoped(Task, actor).filter(id=task.id, **as_read).update(**changed)
+        if not updated:
+            raise Conflict("The task was changed meanwhile; reload and retry.", ("id",))
         task = await Task.get(id=task.id)
+        fields = ", ".join(graphql for name, graphql in TASK_PATCH_NAMES.items() if name in changed)
+        await record_activity(
+            task.partner_id,
+            ActivityVerb.ITEM_UPDATED,
+            f"{describe(task)} changed: {fields}",
+            actor=actor,
+            customer_id=task.customer_id,
+            subject=(item_type(task), task.id),
+        )
     return task
 
 

@@ -22,7 +22,8 @@ class Limit(StrEnum):
     INQUIRY_PER_IP = "inquiry-ip"
     INQUIRY_PER_PARTNER = "inquiry-partner"
     LOGIN_PER_IP = "login-ip"
-    LOGIN_PER_EMAIL = "login-email"
+    LOGIN_PER_EMAIL_AND_IP = "login-email-ip"
+    LOGIN_PER_EMAIL_CEILING = "login-email-ceiling"
     REGISTER_PER_IP = "register-ip"
     INVITATION_PER_ACCOUNT = "invitation-account"
 
@@ -42,7 +43,8 @@ class RateLimits:
             Limit.INQUIRY_PER_IP: parse_many(settings.rate_limit_inquiry_ip),
             Limit.INQUIRY_PER_PARTNER: parse_many(settings.rate_limit_inquiry_partner),
             Limit.LOGIN_PER_IP: parse_many(settings.rate_limit_login_ip),
-            Limit.LOGIN_PER_EMAIL: parse_many(settings.rate_limit_login_email),
+            Limit.LOGIN_PER_EMAIL_AND_IP: parse_many(settings.rate_limit_login_email),
+            Limit.LOGIN_PER_EMAIL_CEILING: parse_many(settings.rate_limit_login_email_ceiling),
             Limit.REGISTER_PER_IP: parse_many(settings.rate_limit_register_ip),
             Limit.INVITATION_PER_ACCOUNT: parse_many(settings.rate_limit_invitation_account),
         }

@@ -170,6 +170,12 @@ _OVERDUE = AllOf(
 )
 
 
+# PENDING and unexpired, or CONNECTED: the partner may see who sent it.
+LIVE_INVITATION = AnyOf(
+    (Compare("status", "=", InvitationStatus.CONNECTED), AllOf(PENDING_INVITATIONS))
+)
+
+
 def _effective_status(status: InvitationStatus) -> Condition:
     if status == InvitationStatus.PENDING:
         return AllOf(PENDING_INVITATIONS)
@@ -184,6 +190,8 @@ INVITATIONS = ReadRules(
     orders={"NEWEST_FIRST": NEWEST_FIRST},
     filters={
         "statuses": lambda statuses: [AnyOf(tuple(_effective_status(s) for s in statuses))],
+        # An account's invitations that still let the partner see who sent them.
+        "live_from_account": lambda account_id: [*equals(account_id=account_id), LIVE_INVITATION],
         # A customer's authorization: the connected one, or once revoked, the latest.
         "linked_to_customers": lambda customer_ids: [
             OneOf("customer_id", tuple(customer_ids)),

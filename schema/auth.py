@@ -12,7 +12,7 @@ from resolvers import auth
 from resolvers.actor import Actor
 from schema.context import Info
 from schema.errors import UserError
-from schema.ids import to_global_id
+from schema.ids import to_global_id, to_opaque_id
 from schema.mutations import mutation
 from schema.partners import PartnerMember
 from schema.relay import Node
@@ -22,14 +22,29 @@ strawberry.enum(
 )
 
 
-@strawberry.type(description="A person with their own customer account.")
+CLOSED = "Empty once the authorization a partner sees it through is closed."
+
+
+@strawberry.type(
+    description=(
+        "A person with their own customer account. A partner's members see it through an "
+        "authorization that is PENDING (unexpired) or CONNECTED; once that authorization is "
+        "withdrawn, declined, expired or revoked, they see only the name it was sent with, "
+        "under an id of that authorization's own that node() does not resolve, with empty "
+        "strings and nulls for everything else."
+    )
+)
 class AccountHolder(Node):
-    account_number: str
-    email: str
-    name: str
-    phone: str | None
-    company_name: str | None
-    language: str
+    account_number: str = strawberry.field(description=CLOSED)
+    email: str = strawberry.field(description=CLOSED)
+    name: str = strawberry.field(
+        description="After the authorization closed: the name it was sent with."
+    )
+    phone: str | None = strawberry.field(description="Null once the authorization is closed.")
+    company_name: str | None = strawberry.field(
+        description="Null once the authorization is closed."
+    )
+    language: str = strawberry.field(description=CLOSED)
 
     @classmethod
     def from_model(cls, account: AccountHolderModel) -> AccountHolder:
@@ -41,6 +56,19 @@ class AccountHolder(Node):
             phone=account.phone,
             company_name=account.company_name,
             language=account.language,
+        )
+
+    @classmethod
+    def closed_requester(cls, invitation_id: int, name: str) -> AccountHolder:
+        """The sender of a closed authorization as its partner sees them: the name only."""
+        return cls(
+            id=to_opaque_id("AccountHolder", f"closed-{invitation_id}"),
+            account_number="",
+            email="",
+            name=name,
+            phone=None,
+            company_name=None,
+            language="",
         )
 
 

@@ -23,6 +23,12 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
+def to_opaque_id(type_name: str, key: str) -> strawberry.ID:
+    """A global id that names no row: `key` is not a number, so parse_global_id rejects it
+    and node() finds nothing behind it (a closed authorization's requester)."""
+    return strawberry.ID(base64.b64encode(f"{type_name}:{key}".encode()).decode())
+
+
 def parse_global_id(global_id: str) -> tuple[str, int] | None:
     """(type name, primary key), or None when `global_id` is not one of ours."""
     try:

@@ -104,7 +104,10 @@ class SubmitInquiryInput:
     )
     rendered_at: datetime | None = strawberry.field(
         default=None,
-        description="When the form was shown; a form sent back within seconds is taken for a bot.",
+        description=(
+            "When the form was shown. A form sent back within seconds, or without this, is "
+            "taken for a bot (answered accepted, stored nowhere); forms always send it."
+        ),
     )
 
 

@@ -38,7 +38,12 @@ class EmailDelivery(Node):
     to: str
     subject: str
     attempts: int
-    last_error: str | None
+    last_error: str | None = strawberry.field(
+        description=(
+            "Why the last attempt failed, in short, with the SMTP reply code "
+            '("The mail server is unavailable; retrying (451)"); never the server\'s own words.'
+        )
+    )
     queued_at: datetime
     sent_at: datetime | None
 
@@ -80,8 +85,10 @@ class AccessInvitation(Node):
     closed_at: datetime | None = strawberry.field(
         description="When it was withdrawn, expired or revoked."
     )
+    _pk: strawberry.Private[int]
     _partner_id: strawberry.Private[int]
     _account_id: strawberry.Private[int]
+    _requester_name: strawberry.Private[str]
     _decided_by_id: strawberry.Private[int | None]
     _decline_email_id: strawberry.Private[int | None]
     _customer_id: strawberry.Private[int | None]
@@ -102,8 +109,10 @@ class AccessInvitation(Node):
             # An expiry not swept yet closed the invitation at expires_at all the same.
             closed_at=invitation.closed_at
             or (invitation.expires_at if status == InvitationStatus.EXPIRED else None),
+            _pk=invitation.id,
             _partner_id=invitation.partner_id,
             _account_id=invitation.account_id,
+            _requester_name=invitation.requester_name,
             _decided_by_id=invitation.decided_by_id,
             _decline_email_id=invitation.decline_email_id,
             _customer_id=invitation.customer_id,
@@ -113,8 +122,18 @@ class AccessInvitation(Node):
         member = info.context.actor.member
         return member is not None and member.partner_id == self._partner_id
 
-    @strawberry.field
+    @strawberry.field(
+        description=(
+            "Who sent it. Once it is withdrawn, declined, expired or revoked, the partner "
+            "sees only the name it was sent with (see AccountHolder)."
+        )
+    )
     async def requester(self, info: Info) -> AccountHolder:
+        actor = info.context.actor
+        if not invitations.requester_visible(
+            actor, self._partner_id, self._account_id, self.status
+        ):
+            return AccountHolder.closed_requester(self._pk, self._requester_name)
         return AccountHolder.from_model(await info.context.loaders.account.load(self._account_id))
 
     @strawberry.field(description="The partner it was sent to, as its public profile.")

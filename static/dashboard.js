@@ -4,12 +4,12 @@
 (function () {
   'use strict';
 
-  var TOKEN_KEY = 'partnerdesk.dashboardToken';
   var FEED_LENGTH = 50;
   var POLL_MILLISECONDS = 15000; // only while live updates are unavailable
-  var FORBIDDEN = 4403; // token missing, invalid or expired: sign in again
+  var FORBIDDEN = 4403; // no valid member token at connection_init: sign in again
+  var UNAUTHORIZED = 4401; // the token died (signed out, expired, revoked): sign in again
   // Close codes after which graphql-ws does not retry (protocol or server errors).
-  var GIVE_UP_CODES = [4004, 4005, 4400, 4401, 4406, 4409, 4429, 4500];
+  var GIVE_UP_CODES = [4004, 4005, 4400, 4406, 4409, 4429, 4500];
 
   var LOGIN = 'mutation Login($input: LoginInput!) {\n' +
     '  login(input: $input) { token errors { code message field } }\n}';
@@ -30,26 +30,7 @@
   var session = null; // {token, client, unsubscribe: [functions], poll: interval id}
   var timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
-  // ------------------------------------------------------------------ GraphQL over HTTP
-
-  function graphql(query, variables, token) {
-    var headers = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
-    if (token) headers.authorization = 'Bearer ' + token;
-    return fetch('/graphql', {
-      method: 'POST',
-      headers: headers,
-      body: JSON.stringify({ query: query, variables: variables || {} }),
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (body.errors && body.errors.length) {
-          var error = new Error(body.errors[0].message);
-          error.graphqlErrors = body.errors;
-          throw error;
-        }
-        return body.data;
-      });
-    });
-  }
+  var graphql = PartnerDesk.graphql;
 
   // ------------------------------------------------------------------ rendering
 
@@ -169,7 +150,7 @@
       lazy: false,
       retryAttempts: Infinity,
       shouldRetry: function (event) {
-        return !(event && event.code === FORBIDDEN);
+        return !(event && (event.code === FORBIDDEN || event.code === UNAUTHORIZED));
       },
       // The socket gave up for good (e.g. the server speaks another protocol).
       onNonLazyError: function (error) {
@@ -192,8 +173,8 @@
         },
         closed: function (event) {
           if (!session) return;
-          if (event && event.code === FORBIDDEN) {
-            signOut('Your session has expired. Please sign in again.');
+          if (event && (event.code === FORBIDDEN || event.code === UNAUTHORIZED)) {
+            signOut('Your session has ended. Please sign in again.');
           } else if (event && GIVE_UP_CODES.indexOf(event.code) >= 0) {
             console.warn('live connection closed for good', event.code, event.reason);
             liveUnavailable();
@@ -242,7 +223,7 @@
   function signOut(message) {
     var token = session && session.token;
     stop();
-    sessionStorage.removeItem(TOKEN_KEY);
+    PartnerDesk.clearToken();
     if (token && !message) graphql('mutation { logout { ok } }', {}, token).catch(function () {});
     elements.dashboard.hidden = true;
     elements.logout.hidden = true;
@@ -277,7 +258,7 @@
       .then(function (data) {
         var payload = data.login;
         if (payload.errors.length) throw new Error(payload.errors[0].message);
-        sessionStorage.setItem(TOKEN_KEY, payload.token);
+        PartnerDesk.setToken(payload.token);
         elements['login-password'].value = '';
         return start(payload.token);
       })
@@ -295,7 +276,7 @@
     signOut();
   });
 
-  var saved = sessionStorage.getItem(TOKEN_KEY);
+  var saved = PartnerDesk.token();
   if (saved) {
     start(saved).catch(function () {
       signOut('Your session has expired. Please sign in again.');

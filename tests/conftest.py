@@ -86,6 +86,7 @@ def base_settings(database_url: str) -> Settings:
         rate_limit_inquiry_partner=generous,
         rate_limit_login_ip=generous,
         rate_limit_login_email=generous,
+        rate_limit_login_email_ceiling=generous,
         rate_limit_register_ip=generous,
         rate_limit_invitation_account=generous,
     )

@@ -24,6 +24,7 @@ from tests.support import (
     create_customer,
     register_account,
     register_partner,
+    rendered_at,
     unique,
 )
 
@@ -167,6 +168,7 @@ async def build_partner(client: GraphQLClient, label: str) -> PartnerData:
                     "email": f"{unique('visitor')}@example.net",
                     "message": "Please call me back about a new website.",
                     "privacyConsent": True,
+                    "renderedAt": rendered_at(),
                 }
             },
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +14,15 @@ _sequence = itertools.count(1)
 
 def unique(prefix: str) -> str:
     return f"{prefix}{next(_sequence)}"
+
+
+def rendered_at(seconds_ago: float = 600) -> str:
+    """`renderedAt` as a real inquiry form sends it: when the form was shown, a while ago.
+
+    Without it (or sent back within PARTNERDESK_INQUIRY_MIN_FILL_SECONDS) an inquiry is
+    taken for a bot's and silently dropped.
+    """
+    return (datetime.now(UTC) - timedelta(seconds=seconds_ago)).isoformat()
 
 
 class GraphQLError(AssertionError):

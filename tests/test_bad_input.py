@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.factories import World, build_world, pk_of
-from tests.support import GraphQLClient, PartnerLogin, register_partner
+from tests.support import GraphQLClient, PartnerLogin, register_partner, rendered_at
 
 OVERLONG = "x" * 20_000  # longer than every text limit, well inside the 64 KiB body limit
 OVERLONG_EMAIL = "a" * 20_000 + "@example.com"
@@ -155,6 +155,7 @@ INQUIRY = {
     "email": "visitor@example.net",
     "message": "Hello",
     "privacyConsent": True,
+    "renderedAt": rendered_at(),
 }
 NEW_PARTNER = {
     "partnerName": "Agency",
@@ -401,7 +402,7 @@ LOOKUPS = [
     ),
     Lookup(
         "inquiry partner slug",
-        f'mutation($s: String!) {{ submitInquiry(input: {{partnerSlug: $s, name: "V", email: "v@example.net", message: "Hi", privacyConsent: true}}) {{ accepted {ERRORS} }} }}',
+        f'mutation($s: String!) {{ submitInquiry(input: {{partnerSlug: $s, name: "V", email: "v@example.net", message: "Hi", privacyConsent: true, renderedAt: "{rendered_at()}"}}) {{ accepted {ERRORS} }} }}',
         "submitInquiry",
         frozenset({"PROFILE_NOT_PUBLIC", "NOT_FOUND", "VALIDATION"}),
         "visitor",

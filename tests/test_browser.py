@@ -17,7 +17,7 @@ import pytest
 
 from schema import create_schema
 from tests.browser import CHROMIUM_ARGS, ServerProcess, ensure_chromium, leaves_loopback
-from tests.support import GraphQLClient, PartnerLogin, register_partner
+from tests.support import GraphQLClient, PartnerLogin, register_partner, rendered_at
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -109,6 +109,7 @@ async def submit_inquiry(api: GraphQLClient, partner: PartnerLogin, name: str) -
                 "email": "visitor@example.org",
                 "message": "We need a new website.",
                 "privacyConsent": True,
+                "renderedAt": rendered_at(),
             }
         },
     )

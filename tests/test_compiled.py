@@ -28,7 +28,13 @@ from models.customer import Customer
 from schema import create_schema
 from schema.compiled import CompiledReads
 from tests.conftest import StatementCounter
-from tests.support import GraphQLClient, create_customer, register_account, register_partner
+from tests.support import (
+    GraphQLClient,
+    create_customer,
+    register_account,
+    register_partner,
+    rendered_at,
+)
 
 ITEMS = """
 mutation($d: DomainInput!, $c: ContractInput!, $t: TaskInput!, $t2: TaskInput!) {
@@ -142,6 +148,7 @@ async def world(client: GraphQLClient) -> dict[str, str]:
                     "email": "v@example.com",
                     "message": "Hi",
                     "privacyConsent": True,
+                    "renderedAt": rendered_at(),
                 }
             },
         )
@@ -435,7 +442,7 @@ async def test_queries_over_the_websocket_answer_like_http(
 ) -> None:
     from tests.ws_client import session
 
-    cases = [
+    cases: list[tuple[str, dict[str, Any], str | None]] = [
         (q, v if v is not None else {"id": world["customer_id"], "skip": False}, None)
         for q, v in QUERIES
     ]

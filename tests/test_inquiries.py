@@ -5,17 +5,23 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+from starlette.applications import Starlette
+
+from config import Settings
 from models.activity import ActivityEvent, ActivityVerb
 from models.customer import Customer
 from models.inquiry import Inquiry
 from schema.ids import parse_global_id, to_global_id
 from tests.conftest import StatementCounter
+from tests.factories import pk_of
 from tests.support import (
     GraphQLClient,
     PartnerLogin,
     create_customer,
     register_account,
     register_partner,
+    rendered_at,
 )
 
 SUBMIT = """
@@ -83,6 +89,7 @@ def _inquiry_input(slug: str, **overrides: Any) -> dict[str, Any]:
         "phone": "+39 06 1234 5678",
         "message": "We need a new website.\nCan you call me?",
         "privacyConsent": True,
+        "renderedAt": rendered_at(),
         **overrides,
     }
 
@@ -166,6 +173,25 @@ async def test_filled_honeypot_is_answered_accepted_but_nothing_is_stored(
     partner = await register_partner(client, public=True)
     result = await _submit(client, partner.slug, website="http://spam.example")
     assert result == {"accepted": True, "errors": []}
+    assert await Inquiry.all().count() == 0
+    assert await ActivityEvent.filter(verb=ActivityVerb.INQUIRY_RECEIVED).count() == 0
+
+
+async def test_a_form_without_render_time_is_answered_accepted_but_nothing_is_stored(
+    app: Starlette, client: GraphQLClient, settings: Settings
+) -> None:
+    # given: the bot trap is on, and a partner's members are listening
+    assert settings.inquiry_min_fill_seconds > 0
+    partner = await register_partner(client, public=True)
+    async with app.state.broker.subscribe(pk_of(partner.partner_id)) as stream:
+        # when: a script posts the form without the time it was shown
+        form = _inquiry_input(partner.slug)
+        del form["renderedAt"]
+        result = (await client.gql(SUBMIT, {"input": form}))["submitInquiry"]
+        # then: the same answer as a success, nothing stored, nothing announced
+        assert result == {"accepted": True, "errors": []}
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(stream), 0.2)
     assert await Inquiry.all().count() == 0
     assert await ActivityEvent.filter(verb=ActivityVerb.INQUIRY_RECEIVED).count() == 0
 

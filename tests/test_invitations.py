@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from config import Settings
 from models.activity import ActivityEvent, ActivityVerb
 from models.customer import Customer
 from models.invitation import AccessInvitation
 from models.outbox import EmailDelivery
+from resolvers import invitations
 from resolvers.housekeeping import sweep_once
 from schema.ids import parse_global_id, to_global_id
 from tests.conftest import StatementCounter
@@ -415,6 +417,106 @@ async def test_a_customer_connected_to_one_account_cannot_take_a_second(
         ("CONFLICT", ["target", "existingCustomerId"])
     ]
     assert (await AccessInvitation.get(id=_pk(second_id))).status == "PENDING"
+
+
+async def test_the_database_refuses_a_second_connected_authorization_for_a_customer(
+    client: GraphQLClient,
+) -> None:
+    # given: a customer connected to one account, and a second pending authorization
+    partner, _first, first_id = await _setup(client)
+    second = await register_account(client)
+    second_id = (await _send(client, second, partner))["id"]
+    existing = await create_customer(client, partner.token)
+    await client.mutate(
+        CONNECT,
+        {"input": {"invitationId": first_id, "target": {"existingCustomerId": existing["id"]}}},
+        partner.token,
+    )
+    # when: something writes the second link past the resolvers' checks
+    # then: the partial unique index of migration 0004 refuses it
+    with pytest.raises(IntegrityError):
+        await AccessInvitation.filter(id=_pk(second_id)).update(
+            status="CONNECTED", customer_id=_pk(existing["id"])
+        )
+
+
+async def test_a_connect_that_loses_the_race_for_a_customer_changes_nothing(
+    client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the customer is taken by another account, but the friendly check does not see
+    # it, as when the other connect commits between that check and our decision
+    partner, _first, first_id = await _setup(client)
+    second = await register_account(client)
+    second_id = (await _send(client, second, partner))["id"]
+    existing = await create_customer(client, partner.token)
+    target = {"existingCustomerId": existing["id"]}
+    await client.mutate(
+        CONNECT, {"input": {"invitationId": first_id, "target": target}}, partner.token
+    )
+    emails_before = await EmailDelivery.all().count()
+    activity_before = await ActivityEvent.all().count()
+
+    async def sees_nothing(customer_id: int, invitation_id: int) -> bool:
+        return False
+
+    monkeypatch.setattr(invitations, "customer_linked_elsewhere", sees_nothing)
+    # when
+    result = await client.gql(
+        CONNECT, {"input": {"invitationId": second_id, "target": target}}, partner.token
+    )
+    # then: CONFLICT at the customer, the authorization still PENDING, nothing written
+    assert [(e["code"], e["field"]) for e in result["connectCustomer"]["errors"]] == [
+        ("CONFLICT", ["target", "existingCustomerId"])
+    ]
+    stored = await AccessInvitation.get(id=_pk(second_id))
+    assert (stored.status, stored.customer_id, stored.decided_at) == ("PENDING", None, None)
+    assert await EmailDelivery.all().count() == emails_before
+    assert await ActivityEvent.all().count() == activity_before
+
+
+@pytest.mark.postgres_only
+async def test_concurrent_connects_link_a_customer_to_one_account_only(
+    client: GraphQLClient,
+) -> None:
+    # given: per trial, a fresh customer and two accounts' pending authorizations
+    partner = await register_partner(client, public=True)
+    trials = 20
+    outcomes: list[str] = []
+    for _trial in range(trials):
+        customer = await create_customer(client, partner.token)
+        accounts = [await register_account(client), await register_account(client)]
+        invitation_ids = [(await _send(client, account, partner))["id"] for account in accounts]
+        target = {"existingCustomerId": customer["id"]}
+        # when: both are connected to that customer at once
+        results = await asyncio.gather(
+            *(
+                client.gql(
+                    CONNECT, {"input": {"invitationId": id_, "target": target}}, partner.token
+                )
+                for id_ in invitation_ids
+            )
+        )
+        # then (collected, so the message says how many trials went wrong)
+        payloads = [result["connectCustomer"] for result in results]
+        errors = [[(e["code"], e["field"]) for e in payload["errors"]] for payload in payloads]
+        connected = await AccessInvitation.filter(
+            customer_id=_pk(customer["id"]), status="CONNECTED"
+        ).count()
+        statuses = sorted(
+            [str((await AccessInvitation.get(id=_pk(id_))).status) for id_ in invitation_ids]
+        )
+        emails = await EmailDelivery.filter(
+            to_address__in=[account.email for account in accounts]
+        ).count()
+        one_winner = (
+            sorted(errors) == [[], [("CONFLICT", ["target", "existingCustomerId"])]]
+            and connected == 1
+            and statuses == ["CONNECTED", "PENDING"]
+            and emails == 1
+        )
+        outcomes.append("one winner" if one_winner else f"{errors} {statuses} {emails} e-mails")
+    wrong = [outcome for outcome in outcomes if outcome != "one winner"]
+    assert wrong == [], f"{len(wrong)} of {trials} trials went wrong: {wrong}"
 
 
 async def test_connect_with_bad_override_keeps_the_authorization_pending(

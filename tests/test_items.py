@@ -8,12 +8,17 @@ from datetime import date
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
+from events import EventKind
+from models.activity import ActivityEvent
+from models.item import Task
 from models.partner import PartnerMember
 from resolvers import customers as customer_resolvers
 from resolvers import items as item_resolvers
 from resolvers.actor import Actor
 from tests.conftest import StatementCounter
+from tests.factories import pk_of
 from tests.support import GraphQLClient, PartnerLogin, create_customer, register_partner, unique
 
 ERRORS = "errors { code message field }"
@@ -531,6 +536,84 @@ async def test_update_task_changes_only_the_given_fields(client: GraphQLClient) 
         "OPEN",
     )
     assert (updated["dueOn"], updated["assignee"]) == (None, None)
+
+
+async def test_updating_a_task_records_one_activity_row_on_its_customers_timeline(
+    client: GraphQLClient,
+) -> None:
+    # given
+    partner = await register_partner(client)
+    customer = await create_customer(client, partner.token)
+    task = await new_task(client, partner.token, customerId=customer["id"])
+    # when
+    patch = {"dueOn": "2026-12-15", "status": "IN_PROGRESS"}
+    await client.mutate(UPDATE_TASK, {"id": task["id"], "patch": patch}, partner.token)
+    # then
+    updates = [event for event in await timeline(client, partner.token, customer["id"])]
+    assert updates[-1] == {
+        "verb": "ITEM_UPDATED",
+        "summary": "Task “Renew SSL certificate” changed: status, dueOn",
+        "subjectId": task["id"],
+        "actorName": "Owner Person",
+        "customer": {"id": customer["id"]},
+    }
+    assert [event["verb"] for event in updates].count("ITEM_UPDATED") == 1
+
+
+async def test_updating_a_task_publishes_its_activity_after_commit(
+    app: Starlette, client: GraphQLClient
+) -> None:
+    # given: a subscriber to the partner's events
+    partner = await register_partner(client)
+    task = await new_task(client, partner.token)
+    async with app.state.broker.subscribe(pk_of(partner.partner_id)) as stream:
+        # when
+        patch = {"priority": "HIGH"}
+        await client.mutate(UPDATE_TASK, {"id": task["id"], "patch": patch}, partner.token)
+        # then
+        event = await asyncio.wait_for(anext(stream), 3)
+    assert (event.kind, event.payload) == (EventKind.ACTIVITY_RECORDED, {"verb": "ITEM_UPDATED"})
+    row = await ActivityEvent.get(id=event.subject_id)
+    assert (row.subject_type, row.subject_id) == ("Task", pk_of(task["id"]))
+
+
+async def test_a_task_update_that_fails_half_way_changes_nothing(
+    app: Starlette, client: GraphQLClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the activity row cannot be written
+    partner = await register_partner(client)
+    task = await new_task(client, partner.token)
+
+    async def broken(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("the activity table is unavailable")
+
+    monkeypatch.setattr(item_resolvers, "record_activity", broken)
+    async with app.state.broker.subscribe(pk_of(partner.partner_id)) as stream:
+        # when
+        patch = {"title": "Renamed", "status": "DONE"}
+        body = await client.raw(UPDATE_TASK, {"id": task["id"], "patch": patch}, partner.token)
+        # then: an internal error, the task as it was, no row and no event
+        assert body["errors"]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(stream), 0.2)
+    stored = await Task.get(id=pk_of(task["id"]))
+    assert (stored.title, stored.status, stored.completed_at) == (
+        "Renew SSL certificate",
+        "OPEN",
+        None,
+    )
+    assert not await ActivityEvent.filter(subject_type="Task").exists()
+
+
+async def test_a_task_update_that_changes_nothing_records_nothing(client: GraphQLClient) -> None:
+    # given
+    partner = await register_partner(client)
+    task = await new_task(client, partner.token, priority="LOW")
+    # when
+    patch = {"title": task["title"], "priority": "LOW"}
+    await client.mutate(UPDATE_TASK, {"id": task["id"], "patch": patch}, partner.token)
+    # then
+    assert not await ActivityEvent.filter(verb="ITEM_UPDATED").exists()
 
 
 async def test_patch_errors_point_into_the_patch(client: GraphQLClient) -> None:

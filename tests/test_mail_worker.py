@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
@@ -40,6 +41,9 @@ from mailers.worker import (
 from models.activity import ActivityEvent, ActivityVerb
 from models.outbox import EmailDelivery, EmailStatus
 from models.partner import Partner
+from schema.ids import to_global_id
+from tests.factories import pk_of
+from tests.support import GraphQLClient, register_partner
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIL_FROM = "PartnerDesk <no-reply@partnerdesk.test>"
@@ -399,7 +403,8 @@ async def test_4xx_is_retried_with_backoff_until_delivered(
     await delivery.refresh_from_db()
     assert delivery.status == EmailStatus.SENT
     assert delivery.attempts == 4
-    assert delivery.last_error is not None and delivery.last_error.startswith("451")
+    assert delivery.last_error == "The mail server is unavailable; retrying (451)"
+    assert delivery.last_error_detail == "451 try again later"
     assert len(sink.messages) == 1
 
 
@@ -420,10 +425,15 @@ async def test_5xx_fails_at_once_with_the_reply_and_is_not_retried(
     await delivery.refresh_from_db()
     assert delivery.status == EmailStatus.FAILED
     assert delivery.attempts == 1
-    assert delivery.last_error == "550 mailbox unavailable"
+    assert delivery.last_error == "The mail server refused the message (550)"
+    assert delivery.last_error_detail == "550 mailbox unavailable"
     assert sink.messages == []
     [event] = await ActivityEvent.filter(partner_id=partner.id)
-    assert event.verb == ActivityVerb.EMAIL_FAILED and "550" in event.summary
+    assert event.verb == ActivityVerb.EMAIL_FAILED
+    assert (
+        event.summary
+        == "E-mail to ada@example.org failed: The mail server refused the message (550)"
+    )
 
 
 async def test_refused_recipient_fails_on_5xx_and_is_retried_on_4xx(
@@ -447,7 +457,8 @@ async def test_refused_recipient_fails_on_5xx_and_is_retried_on_4xx(
     await gone.refresh_from_db()
     await busy.refresh_from_db()
     assert (gone.status, gone.attempts) == (EmailStatus.FAILED, 1)
-    assert gone.last_error == "recipient refused: 550 5.1.1 no such user"
+    assert gone.last_error == "The recipient's server refused the message (550)"
+    assert gone.last_error_detail == "recipient refused: 550 5.1.1 no such user"
     assert busy.status == EmailStatus.SENT and busy.attempts >= 2
     assert [message["To"] for message in sink.messages] == ["Ada Lovelace <busy@example.org>"]
 
@@ -465,7 +476,9 @@ async def test_connection_dropped_mid_data_is_retried(
     # then
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (EmailStatus.SENT, 2)
-    assert delivery.last_error is not None and "SMTPServerDisconnected" in delivery.last_error
+    assert delivery.last_error == "The mail server closed the connection; retrying"
+    assert delivery.last_error_detail is not None
+    assert "SMTPServerDisconnected" in delivery.last_error_detail
     assert len(sink.messages) == 1
 
 
@@ -484,7 +497,8 @@ async def test_stalled_reply_times_out_and_is_retried_without_hanging(
     assert time.monotonic() - started < sink.stall_seconds
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (EmailStatus.SENT, 2)
-    assert delivery.last_error is not None and "Timeout" in delivery.last_error
+    assert delivery.last_error == "The mail server did not answer in time; retrying"
+    assert delivery.last_error_detail is not None and "Timeout" in delivery.last_error_detail
     await asyncio.sleep(sink.stall_seconds)
     # The late acceptance is a duplicate the receiver can recognise by its Message-ID.
     assert set(sink.message_ids) == {message_id(delivery, "partnerdesk.test")}
@@ -504,7 +518,8 @@ async def test_transient_failures_fail_the_row_after_the_last_attempt(
     # then
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (EmailStatus.FAILED, 3)
-    assert delivery.last_error == "gave up (3 attempts): 421 try again later"
+    assert delivery.last_error == "The mail server is unavailable; gave up after 3 attempts (421)"
+    assert delivery.last_error_detail == "gave up (3 attempts): 421 try again later"
 
 
 async def test_a_row_older_than_the_maximum_age_fails_at_its_next_transient_failure(
@@ -523,7 +538,8 @@ async def test_a_row_older_than_the_maximum_age_fails_at_its_next_transient_fail
     # then
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (EmailStatus.FAILED, 1)
-    assert delivery.last_error == "gave up (too old): 451 try again later"
+    assert delivery.last_error == "The mail server is unavailable; gave up: queued too long (451)"
+    assert delivery.last_error_detail == "gave up (too old): 451 try again later"
 
 
 async def test_an_unreachable_server_is_a_transient_failure(
@@ -540,7 +556,9 @@ async def test_an_unreachable_server_is_a_transient_failure(
     await delivery.refresh_from_db()
     assert claimed == 1
     assert (delivery.status, delivery.attempts) == (EmailStatus.QUEUED, 1)
-    assert delivery.last_error is not None and delivery.last_error.startswith("connecting: ")
+    assert delivery.last_error == "Could not reach the mail server; retrying"
+    assert delivery.last_error_detail is not None
+    assert delivery.last_error_detail.startswith("connecting: ")
     assert delivery.claimed_by is None and delivery.next_attempt_at is not None
 
 
@@ -630,11 +648,86 @@ async def test_a_line_break_in_the_address_fails_the_row_instead_of_the_worker(
     # then
     await broken.refresh_from_db()
     assert (broken.status, broken.attempts) == (EmailStatus.FAILED, 1)
-    assert broken.last_error is not None
-    assert broken.last_error.startswith("cannot build the message")
+    assert broken.last_error == "The recipient's address cannot be used in an e-mail"
+    assert broken.last_error_detail is not None
+    assert broken.last_error_detail.startswith("cannot build the message")
     assert [message["Message-ID"] for message in sink.messages] == [
         message_id(fine, "partnerdesk.test")
     ]
+
+
+# ---------------------------------------------------------------- what partners read
+
+EMAIL_NODE = "query($id: ID!) { node(id: $id) { ... on EmailDelivery { status lastError } } }"
+# Fault -> what a partner member reads as lastError after the first attempt.
+SAFE_REASONS = {
+    "unreachable": "Could not reach the mail server; retrying",
+    "451": "The mail server is unavailable; retrying (451)",
+    "550": "The mail server refused the message (550)",
+    "refused recipient": "The recipient's server refused the message (550)",
+    "drop": "The mail server closed the connection; retrying",
+    "stall": "The mail server did not answer in time; retrying",
+}
+
+
+def revealed(text: str, *ports: int) -> list[str]:
+    """Socket and server details found in `text`: errno, addresses, ports, server words."""
+    fragments = ["errno", "127.0.0.1", "localhost", "smtp", "timeout", "connect call"]
+    fragments += ["try again later", "mailbox unavailable", "no such user", "5.1.1"]
+    fragments += [str(port) for port in ports]
+    return [fragment for fragment in fragments if fragment in text.lower()]
+
+
+async def attempt_once_with(fault: str, settings: Settings, sink: SmtpSink, **email: Any) -> int:
+    """Queue one e-mail and make one delivery attempt that meets `fault`; the row's id."""
+    delivery = await queued_email(**email)
+    if fault == "unreachable":
+        settings = replace(settings, smtp_port=_free_port())
+    elif fault == "refused recipient":
+        sink.refused_recipients[delivery.to_address] = "550 5.1.1 no such user"
+    else:
+        sink.data_faults[:] = [fault]
+    await DeliveryWorker(settings).run_once()
+    return delivery.id
+
+
+@pytest.mark.parametrize("fault", list(SAFE_REASONS))
+async def test_partners_read_a_safe_reason_never_the_servers_words(
+    client: GraphQLClient, settings: Settings, sink: SmtpSink, fault: str
+) -> None:
+    # given: a partner's e-mail whose first delivery attempt meets the fault
+    partner = await register_partner(client)
+    delivery_id = await attempt_once_with(
+        fault, settings, sink, partner_id=pk_of(partner.partner_id)
+    )
+    # when
+    data = await client.gql(
+        EMAIL_NODE, {"id": to_global_id("EmailDelivery", delivery_id)}, partner.token
+    )
+    # then: a short reason, no errno text, host names, ports or the server's own words
+    last_error = data["node"]["lastError"]
+    assert last_error == SAFE_REASONS[fault]
+    assert revealed(last_error, settings.smtp_port) == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "detail"),
+    [("unreachable", "[Errno 111]"), ("550", "550 mailbox unavailable")],
+)
+async def test_the_log_keeps_the_detail_with_the_delivery_id(
+    app: Starlette,
+    settings: Settings,
+    sink: SmtpSink,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+    detail: str,
+) -> None:
+    # given / when: one delivery attempt meets the fault
+    with caplog.at_level(logging.INFO, logger="partnerdesk.mail"):
+        delivery_id = await attempt_once_with(fault, settings, sink)
+    # then: operators find what the server or the socket said, by e-mail id
+    [line] = [record.getMessage() for record in caplog.records if "e-mail" in record.getMessage()]
+    assert line.startswith(f"e-mail {delivery_id}") and detail in line
 
 
 # ---------------------------------------------------------------- shutdown
@@ -753,7 +846,10 @@ async def test_mail_status_shows_counts_and_the_last_failures(
     await queued_email()
     await queued_email(status=EmailStatus.SENT, attempts=1)
     failed = await queued_email(
-        status=EmailStatus.FAILED, attempts=1, last_error="550 5.1.1 no such user"
+        status=EmailStatus.FAILED,
+        attempts=1,
+        last_error="The recipient's server refused the message (550)",
+        last_error_detail="recipient refused: 550 5.1.1 no such user",
     )
 
     # when
@@ -762,7 +858,9 @@ async def test_mail_status_shows_counts_and_the_last_failures(
     # then
     assert code == 0
     assert "QUEUED: 1  SENT: 1  FAILED: 1" in stdout
-    assert f"#{failed.id} to ada@example.org" in stdout and "550 5.1.1 no such user" in stdout
+    assert f"#{failed.id} to ada@example.org" in stdout
+    assert "The recipient's server refused the message (550)" in stdout
+    assert "recipient refused: 550 5.1.1 no such user" in stdout  # the operator sees the detail
 
 
 async def test_mail_retry_requeues_a_failed_row_only(app: Starlette, settings: Settings) -> None:

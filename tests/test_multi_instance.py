@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.browser import ServerProcess
-from tests.support import REGISTER_PARTNER, unique
+from tests.support import REGISTER_PARTNER, rendered_at, unique
 from tests.ws_client import closed_with, session, subscribe
 
 REDIS_URL = os.environ.get("PARTNERDESK_TEST_REDIS_URL")
@@ -107,6 +107,7 @@ async def test_a_mutation_on_one_instance_reaches_subscribers_on_the_other(
                     "email": "a@example.com",
                     "message": "Hi",
                     "privacyConsent": True,
+                    "renderedAt": rendered_at(),
                 }
             },
         )

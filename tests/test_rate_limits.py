@@ -15,7 +15,13 @@ from config import Settings
 from models.inquiry import Inquiry
 from models.partner import Partner
 from tests.conftest import _empty_all_tables
-from tests.support import REGISTER_PARTNER, GraphQLClient, register_account, register_partner
+from tests.support import (
+    REGISTER_PARTNER,
+    GraphQLClient,
+    register_account,
+    register_partner,
+    rendered_at,
+)
 
 LOGIN = "mutation($input: LoginInput!) { login(input: $input) { token errors { code message retryAfter } } }"
 SUBMIT = "mutation($input: SubmitInquiryInput!) { submitInquiry(input: $input) { accepted errors { code message retryAfter } } }"
@@ -28,6 +34,7 @@ def settings(base_settings: Settings) -> Settings:
         base_settings,
         rate_limit_login_ip="4/minute",
         rate_limit_login_email="2/minute",
+        rate_limit_login_email_ceiling="5/minute",
         rate_limit_register_ip="3/minute",
         rate_limit_inquiry_ip="2/minute",
         rate_limit_inquiry_partner="3/day",
@@ -55,6 +62,7 @@ def inquiry(slug: str, **extra: object) -> dict:
             "email": "ada@example.com",
             "message": "Hello",
             "privacyConsent": True,
+            "renderedAt": rendered_at(),
             **extra,
         }
     }
@@ -73,6 +81,45 @@ async def test_login_is_limited_per_email_with_a_retry_hint(client: GraphQLClien
     assert right["login"]["token"] is None
 
 
+async def test_a_stranger_guessing_from_one_ip_does_not_lock_the_owner_out(
+    client: GraphQLClient,
+) -> None:
+    # given: someone guesses the owner's password from their address until refused
+    partner = await register_partner(client)
+    guess = {"input": {"realm": "PARTNER", "email": partner.email, "password": "wrong password!"}}
+    stranger = {"x-forwarded-for": "203.0.113.66"}
+    codes = [
+        (await client.post(LOGIN, guess, headers=stranger)).json()["data"]["login"]["errors"][0][
+            "code"
+        ]
+        for _ in range(3)
+    ]
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED"]
+    # when: the owner signs in from their own address
+    right = {"input": {**guess["input"], "password": partner.password}}
+    response = await client.post(LOGIN, right, headers={"x-forwarded-for": "198.51.100.20"})
+    # then
+    assert response.json()["data"]["login"]["errors"] == []
+    assert response.json()["data"]["login"]["token"]
+
+
+async def test_the_per_email_ceiling_holds_across_many_ips(client: GraphQLClient) -> None:
+    # given: guesses at one address, each from a fresh IP (the ceiling is 5 per minute)
+    partner = await register_partner(client)
+    guess = {"input": {"realm": "PARTNER", "email": partner.email, "password": "wrong password!"}}
+
+    async def login_from(ip: str, attempt: dict) -> dict:
+        response = await client.post(LOGIN, attempt, headers={"x-forwarded-for": ip})
+        return response.json()["data"]["login"]
+
+    # when
+    codes = [(await login_from(f"203.0.113.{n}", guess))["errors"][0]["code"] for n in range(6)]
+    # then: the sixth is refused, and so is the right password from yet another IP
+    assert codes == ["UNAUTHENTICATED"] * 5 + ["RATE_LIMITED"]
+    right = {"input": {**guess["input"], "password": partner.password}}
+    assert (await login_from("198.51.100.99", right))["token"] is None
+
+
 async def test_login_is_limited_per_ip_across_emails(client: GraphQLClient) -> None:
     results = [
         (
@@ -84,6 +131,23 @@ async def test_login_is_limited_per_ip_across_emails(client: GraphQLClient) -> N
         for n in range(5)
     ]
     assert results == ["UNAUTHENTICATED"] * 4 + ["RATE_LIMITED"]
+
+
+async def test_an_unreadable_forwarded_for_from_a_trusted_proxy_keeps_the_ip_limit(
+    client: GraphQLClient,
+) -> None:
+    # given: our proxy forwards headers we cannot read (the per-IP limit is 4 per minute)
+    unreadable = ["garbage", "unknown", "1.2.3.4:99999", "[2001:db8::1", "_hidden"]
+    # when
+    codes = []
+    for n, forwarded_for in enumerate(unreadable):
+        attempt = {
+            "input": {"realm": "PARTNER", "email": f"nobody{n}@example.com", "password": "x"}
+        }
+        response = await client.post(LOGIN, attempt, headers={"x-forwarded-for": forwarded_for})
+        codes.append(response.json()["data"]["login"]["errors"][0]["code"])
+    # then: all counted against the proxy's own address, not let through unlimited
+    assert codes == ["UNAUTHENTICATED"] * 4 + ["RATE_LIMITED"]
 
 
 async def test_registration_is_limited_per_ip_and_stores_nothing_when_refused(

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 
 from config import Settings
 from models.auth import AuthToken
-from tests.support import GraphQLClient, register_account, register_partner
+from tests.support import GraphQLClient, register_account, register_partner, rendered_at
 from tests.ws_client import next_data, nothing_arrives, rejected_with, session, subscribe
 
 PENDING_COUNTS = "subscription { pendingCounts { invitations inquiries } }"
@@ -43,6 +43,7 @@ def inquiry(slug: str, name: str = "Ada Lovelace") -> dict[str, Any]:
             "email": "ada@example.com",
             "message": "Hello",
             "privacyConsent": True,
+            "renderedAt": rendered_at(),
         }
     }
 
