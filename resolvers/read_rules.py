@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from tortoise.models import Model
@@ -95,6 +96,11 @@ def _words(columns: tuple[str, ...]) -> FilterRule:
     return conditions
 
 
+def _utc(moment: datetime) -> datetime:
+    """A moment without an offset means UTC, as everywhere in the API."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _tag(text: str) -> list[Condition]:
     tag = filter_text(text, ("filter", "tag")).strip().lower()
     return [Contains("tags_text", f"\n{tag}\n")] if tag else []
@@ -119,8 +125,8 @@ CUSTOMERS = ReadRules(
         "status": lambda status: equals(status=status),
         "source": lambda source: equals(source=source),
         "tag": _tag,
-        "created_after": lambda moment: [Compare("created_at", ">=", moment)],
-        "created_before": lambda moment: [Compare("created_at", "<", moment)],
+        "created_after": lambda moment: [Compare("created_at", ">=", _utc(moment))],
+        "created_before": lambda moment: [Compare("created_at", "<", _utc(moment))],
     },
 )
 
