@@ -164,6 +164,10 @@ class Pipeline:
         # (query, operation name, variables, token hash) -> kept compiled statement, or None
         # for "not a compiled read".
         self.statements: LRU[tuple[Any, ...], tuple[str, list[Any]] | None] = LRU(1024)
+        # token hash -> the member it signed in, for compiling only: a compiled statement
+        # checks its token itself (valid_token), so a member signed out since reads nothing.
+        # Never used to run anything else on the caller's behalf.
+        self.readers: LRU[str, Actor] = LRU(4096)
 
     # ------------------------------------------------------------ 1. prepare
 
@@ -256,15 +260,28 @@ class Pipeline:
         key = (request.query, request.operation_name, variables_key(request.variables), token_hash)
         held, statement = self.statements.find(key)
         if not held:
-            actor = await self.actor(caller)
+            actor = await self._reader(caller, token_hash)
             statement = self.compiled.compile(prepared.plan, prepared.variables, actor, token_hash)
             self.statements.put(key, statement)
         if statement is None:
             return None
         data = await self.compiled.run(*statement)
-        if data is None:
-            self.statements.pop(key, None)  # signed out, expired or failed: the ordinary way
+        if data is None:  # signed out, expired or failed: the ordinary way
+            self.statements.pop(key, None)
+            if token_hash is not None:
+                self.readers.pop(token_hash, None)
         return data
+
+    async def _reader(self, caller: Caller, token_hash: str | None) -> Actor:
+        """Who a statement is compiled for: the caller's member, looked up once per token."""
+        if caller.actor is not None or token_hash is None:
+            return await self.actor(caller)
+        held, actor = self.readers.find(token_hash)
+        if not held or actor is None:
+            actor = await self.actor(caller)
+            if actor.member is not None:
+                self.readers.put(token_hash, actor)
+        return actor
 
     async def subscribe(self, prepared: Prepared, context: Context) -> AsyncIterator[Result]:
         """A subscription's results, each with its errors translated."""

@@ -110,3 +110,18 @@ async def test_a_signed_out_token_is_a_visitors_over_http(client: GraphQLClient)
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     created = await client.gql(CREATE, token=partner.token)
     assert created["createCustomer"]["errors"][0]["code"] == "UNAUTHENTICATED"
+
+
+async def test_a_statement_compiled_for_a_member_reads_nothing_once_signed_out(
+    client: GraphQLClient,
+) -> None:
+    # given a member whose queries were compiled (the pipeline remembers who the token was)
+    partner = await register_partner(client)
+    query = "query($n: Int) { customers(first: $n) { totalCount } }"
+    assert (await client.gql(query, {"n": 1}, partner.token))["customers"]["totalCount"] == 0
+    # when they sign out and a new variable set is compiled for the same token
+    await client.mutate(LOGOUT, token=partner.token)
+    refused = await client.raw(query, {"n": 2}, partner.token)
+    # then nothing is read: the statement checks the token itself
+    assert refused["data"] is None
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
