@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -380,7 +380,7 @@ async def list_customers(
     actor: Actor, page: PageRequest, filter: CustomerFilter, order: CustomerOrder
 ) -> Page[Customer]:
     """One keyset page of the partner's customers."""
-    query = selected(Customer, actor, CUSTOMERS.conditions(asdict(filter)))
+    query = selected(Customer, actor, CUSTOMERS.conditions(filter))
     return await keyset_page(query, customer_order_keys(order), page)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
@@ -435,7 +435,7 @@ async def _item_page(
             )
         await require_customer(actor, filter.customer_id, ("filter", "customerId"))
     rules = READ_RULES[model]
-    query = selected(model, actor, rules.conditions({**asdict(filter), **more}))
+    query = selected(model, actor, rules.conditions({**vars(filter), **more}))
     return await keyset_page(query, rules.order(), page)
 
 

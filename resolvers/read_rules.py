@@ -74,10 +74,13 @@ class ReadRules:
             return keys
         return tuple(SortKey(key.field, not key.descending, key.is_datetime) for key in keys)
 
-    def conditions(self, given: Mapping[str, Any]) -> list[Condition]:
-        """The conditions of the named filters given; unknown names are a programming error."""
+    def conditions(self, given: Mapping[str, Any] | Any) -> list[Condition]:
+        """The conditions of the named filters given (a mapping, or a dataclass of filter
+        values such as resolvers/customers.py CustomerFilter); unknown names are a
+        programming error."""
+        values = given if isinstance(given, Mapping) else vars(given)
         found: list[Condition] = []
-        for name, value in given.items():
+        for name, value in values.items():
             if value is None or value == "" or value == [] or value == ():
                 continue  # not given, or "any" (an empty status list)
             found.extend(self.filters[name](value))

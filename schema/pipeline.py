@@ -28,6 +28,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from graphql import (
+    BREAK,
     DocumentNode,
     ExecutionResult,
     FragmentDefinitionNode,
@@ -35,11 +36,14 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
+    VariableNode,
+    Visitor,
     execute,
     parse,
     specified_rules,
     subscribe,
     validate,
+    visit,
 )
 from graphql.execution.values import VariableValues, get_variable_values
 from starlette.requests import HTTPConnection
@@ -95,6 +99,10 @@ class Plan:
     document: DocumentNode
     operation: OperationDefinitionNode
     fragments: dict[str, FragmentDefinitionNode]
+    # No @skip/@include reads a variable: what is selected is the same for every request.
+    fixed_directives: bool = True
+    # Work done once per plan and kept with it (e.g. the compiler's collected selections).
+    memo: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> OperationType:
@@ -130,6 +138,22 @@ class Result:
         if self.errors:
             response["errors"] = [error.formatted for error in self.errors]
         return response
+
+
+def _fixed_directives(document: DocumentNode) -> bool:
+    """Whether no directive argument in the document is a variable."""
+    found = False
+
+    class Finder(Visitor):
+        def enter_directive(self, node: Any, *_args: Any) -> Any:
+            nonlocal found
+            if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+                found = True
+                return BREAK
+            return None
+
+    visit(document, Finder())
+    return not found
 
 
 def variables_key(variables: Mapping[str, Any] | None) -> bytes:
@@ -211,7 +235,7 @@ class Pipeline:
         operation = pick_operation(document, operation_name)
         if isinstance(operation, GraphQLError):
             return [operation]
-        return Plan(document, operation, fragments_of(document))
+        return Plan(document, operation, fragments_of(document), _fixed_directives(document))
 
     def _client_facing(self, error: GraphQLError) -> GraphQLError:
         return translate_error(error, "-", self.hide_suggestions)

@@ -58,7 +58,10 @@ class CompiledReads:
         make_dialect = DIALECTS.get(get_connection("default").capabilities.dialect)
         if make_dialect is None:
             return None
-        operation = Operation(self.schema, self.strawberry_schema, plan.fragments, variables)
+        collected = plan.memo.setdefault("collected", {}) if plan.fixed_directives else None
+        operation = Operation(
+            self.schema, self.strawberry_schema, plan.fragments, variables, collected
+        )
         compiler = Compiler(make_dialect(), operation, actor)
         try:
             return compiler.statement(plan.operation.selection_set, token_hash)

@@ -8,7 +8,6 @@ the arguments mean what the resolvers' own helpers make of them (schema/customer
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from models.customer import Customer
@@ -197,7 +196,7 @@ class Compiler:
             size, _backwards = page.validated_size()
             filtered = [
                 tenant_condition(Customer, self.actor),
-                *CUSTOMERS.conditions(asdict(wanted)),
+                *CUSTOMERS.conditions(wanted),
             ]
             after = decode_cursor(keys, page.after, "after") if page.after is not None else None
         except DomainError:
