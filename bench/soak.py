@@ -47,7 +47,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import fixture, rotation, seed, servers
+from bench import fixture, load, rotation, seed, servers
 from bench.harness import log
 from bench.queries import WORKLOADS
 from bench.rotation import Catalogue, body
@@ -444,8 +444,18 @@ async def run(options: Options, work_dir: Path) -> Soak:
             sampler(load_started, pids, probes, url, options.sample_seconds, samples, stop)
         )
         log(f"load: {options.rate:g} requests/s for {options.seconds:g} s")
+        components = {"harness": os.getpid(), "subscriber process": subscribers.process.pid}
+        components |= {f"server {n + 1}": pid for n, pid in enumerate(pids)}
+        if redis and redis.process:
+            components["redis"] = redis.process.pid
+        cpu_before = {name: load.process_cpu_seconds(pid) for name, pid in components.items()}
+        database_before = load.postgres_cpu_seconds()
         outcomes: list[Outcome] = await open_loop(mixer.urls, options.rate, options.seconds, mixer)
         soak.load_seconds = time.monotonic() - load_started
+        soak.cpu_seconds = {
+            name: load.process_cpu_seconds(pid) - cpu_before[name]
+            for name, pid in components.items()
+        } | {"PostgreSQL": load.cpu_spent(database_before, load.postgres_cpu_seconds())}
         log(
             f"load done: {len(outcomes):,} requests, {sum(1 for o in outcomes if o.error):,} errors; draining"
         )

@@ -48,6 +48,8 @@ class Soak:
     sink_ids: dict[str, int] = field(default_factory=dict)  # Message-ID -> times received
     sink_without_id: int = 0
     crashed: list[str] = field(default_factory=list)
+    servers: int = 2
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # component -> CPU s in the load
 
 
 @dataclass(frozen=True)
@@ -91,17 +93,21 @@ def checks(soak: Soak) -> list[Check]:
         Check("0 errors", f"{len(errors):,} of {len(soak.outcomes):,} requests", not errors)
     )
     lost, extra = 0, 0
+    losers: Counter[int] = Counter()  # server -> subscribers that missed events
     for index, partner in enumerate(soak.subscriber_partners):
         received = soak.counts[index] - soak.baseline_counts[index] if soak.counts else 0
         expected = soak.expected_events.get(partner, 0)
         lost += max(0, expected - received)
         extra += max(0, received - expected)
+        if received < expected:
+            losers[index % soak.servers] += 1
     total = sum(soak.expected_events.get(p, 0) for p in soak.subscriber_partners)
+    where = ", ".join(f"server {n + 1}: {losers[n]}" for n in range(soak.servers))
     found.append(
         Check(
             "0 lost events (each subscriber: events received = activity rows of its partner)",
-            f"{lost:,} lost, {extra:,} unexpected, of {total:,} deliveries due; "
-            f"{len(soak.subscriber_problems)} subscriber problem(s)",
+            f"{lost:,} lost, {extra:,} unexpected, of {total:,} deliveries due; subscribers "
+            f"that missed some: {where}; {len(soak.subscriber_problems)} subscriber problem(s)",
             bool(soak.counts) and lost == 0 and extra == 0 and not soak.subscriber_problems,
         )
     )
@@ -298,6 +304,14 @@ def write_report(path: Path, soak: Soak) -> bool:
         for problem in soak.subscriber_problems[:10]:
             add(f"- `{problem[:200]}`")
     add("")
+    if soak.cpu_seconds:
+        add(
+            "CPU time during the load (s; the machine has 2 cores, so at most "
+            f"{2 * soak.load_seconds:.0f} s): "
+            + ", ".join(f"{name} {seconds:.1f}" for name, seconds in soak.cpu_seconds.items())
+            + ". A harness near a core would slow the servers it measures."
+        )
+        add("")
     add("## Curves")
     add("")
     if images:
