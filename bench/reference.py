@@ -6,7 +6,7 @@ the same global ids, cursors and DateTime format (bench/rules.py). bench/run.py 
 that before it times anything.
 
 It gets every database setting PartnerDesk uses that is not PartnerDesk's own idea
-(config.py): on release, a pooled connection only rolls back a transaction left open
+(config.py): a pool of the same size (5; BENCH_REFERENCE_POOL_SIZE to change); on release, a pooled connection only rolls back a transaction left open
 instead of asyncpg's `RESET ALL; UNLISTEN *; ...` round trip; PostgreSQL plans each
 prepared statement once per connection (plan_cache_mode = force_generic_plan); and every
 statement is prepared once per connection and reused (asyncpg's statement cache; the
@@ -55,7 +55,8 @@ UNAUTHENTICATED = orjson.dumps(
 )
 BAD_VARIABLES = orjson.dumps({"data": None, "errors": [{"message": "Invalid variables."}]})
 CENTS = Decimal("0.01")
-POOL_SIZE = int(os.environ.get("BENCH_REFERENCE_POOL_SIZE", "10"))
+# PartnerDesk's pool: Tortoise's default of at most 5 connections (config.py sets no size).
+POOL_SIZE = int(os.environ.get("BENCH_REFERENCE_POOL_SIZE", "5"))
 
 
 def money(amount: Decimal | None, currency: str | None) -> dict[str, str] | None:

@@ -204,7 +204,7 @@ def _statements(add: Any, measured: Measured) -> None:
         "the client's messages: a simple Query is one statement, and on the extended protocol each "
         "Execute runs the statement its portal was bound to; a Parse is a statement prepared "
         "anew rather than reused. Fixed: one request warmed the server up, then the same request "
-        "was counted. Rotating: three requests of the rotation warmed it up, then a fourth with "
+        "was counted. Rotating: eight requests of the rotation warmed it up, then a ninth with "
         "other variables and another member's token was counted. `BEGIN/COMMIT` and asyncpg's "
         "default pool reset (`SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET "
         "ALL;`) are listed apart; round trips are the Sync and simple Query messages the client "
@@ -376,7 +376,7 @@ def _method(add: Any, measured: Measured) -> None:
         "- One worker per server on 127.0.0.1: PartnerDesk (`uvicorn app:create_app --factory`, "
         "uvloop + httptools, access log off, PARTNERDESK_MAIL_WORKER=false, rate limits "
         "1000000/minute), the reference (bench/reference.py, same uvicorn flags, asyncpg pool of "
-        "10), PostGraphile v5 (`cli-run.js -C graphile.config.mjs -c … -s public`, "
+        "5 like PartnerDesk's), PostGraphile v5 (`cli-run.js -C graphile.config.mjs -c … -s public`, "
         "GRAPHILE_ENV=production). wrk runs on the same 2 cores."
         + (
             f" The runner, the servers and wrk ran at niceness {options['nice']} (`--nice`)."
@@ -386,7 +386,7 @@ def _method(add: Any, measured: Measured) -> None:
     )
     add(
         "- The reference gets every database setting PartnerDesk uses that is not PartnerDesk's "
-        "own: on release a pooled connection only rolls back a transaction left open (no "
+        "own: the pool size, on release a pooled connection only rolls back a transaction left open (no "
         "`RESET ALL` round trip), `plan_cache_mode = force_generic_plan`, and statements "
         "prepared once per connection and reused (texts do not vary with the values). It comes "
         "in four read variants: the token looked up first or checked inside the one read "
