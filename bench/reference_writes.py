@@ -80,7 +80,9 @@ async def m1(
         return _payload("submitInquiry", **accepted)  # the honeypot: a bot, answered alike
     rendered_at = _rendered_at(given.get("renderedAt"))
     if rendered_at is None:
-        return _payload("submitInquiry", **accepted)  # no render time: a bot
+        # No render time: a bot, as PartnerDesk's form is about to rule (the benchmark
+        # always sends one, so the two never disagree here).
+        return _payload("submitInquiry", **accepted)
     age = (datetime.now(UTC) - rendered_at).total_seconds()
     if not INQUIRY_MIN_FILL_SECONDS <= age <= INQUIRY_MAX_AGE_SECONDS:
         return _payload("submitInquiry", **accepted)
