@@ -16,6 +16,7 @@ from bench.soak_load import Outcome
 P99_LIMIT_MS = 300.0
 RSS_GROWTH_LIMIT = 0.10
 BASELINE_SHARE = 0.2  # minute 2 of 10: compare from here to the end
+WINDOW_SHARE = 0.05  # the baseline and the end are medians over 5% of the run (30 s of 600)
 BUCKET_SECONDS = 5.0
 # "No growth" with room for what is in flight at the moment of a sample.
 TASK_SLACK = 0.05
@@ -60,19 +61,24 @@ class Check:
 
 
 def _window(soak: Soak, server: int, attribute: str) -> tuple[list[float], list[float]]:
-    """A server's samples of `attribute` in the first and last quarter after the baseline."""
-    start = soak.load_seconds * BASELINE_SHARE
+    """A server's samples of `attribute` around the baseline (minute 2 of 10) and at the end
+    of the load: each a window of WINDOW_SHARE of the run (at least 3 samples)."""
+    start, end = soak.load_seconds * BASELINE_SHARE, soak.load_seconds
     values = [
         (s.at, getattr(s, attribute))
         for s in soak.samples
-        if s.server == server
-        and start <= s.at <= soak.load_seconds
-        and getattr(s, attribute) is not None
+        if s.server == server and start <= s.at <= end and getattr(s, attribute) is not None
     ]
-    if len(values) < 4:
+    if len(values) < 6:
         return [], []
-    quarter = max(1, len(values) // 4)
-    return [v for _, v in values[:quarter]], [v for _, v in values[-quarter:]]
+    width = soak.load_seconds * WINDOW_SHARE
+    first = [v for at, v in values if at <= start + width]
+    last = [v for at, v in values if at >= end - width]
+    if len(first) < 3:
+        first = [v for _, v in values[:3]]
+    if len(last) < 3:
+        last = [v for _, v in values[-3:]]
+    return first, last
 
 
 def checks(soak: Soak) -> list[Check]:
@@ -353,8 +359,9 @@ def write_report(path: Path, soak: Soak) -> bool:
         "- Memory and leaks: VmRSS of each server from /proc every few seconds; asyncio tasks "
         "from inside each server (bench/soak_probe.py runs `partnerdesk serve` with one extra "
         "task that writes the count); database connections from pg_stat_activity (the "
-        "harness's own excluded). Growth compares the median of the first quarter after the "
-        f"baseline (at {BASELINE_SHARE:.0%} of the run) with the median of the last quarter; "
+        "harness's own excluded). Growth compares the median over the first "
+        f"{WINDOW_SHARE:.0%} of the run after the baseline (at {BASELINE_SHARE:.0%}: minute 2 of "
+        f"10) with the median over the last {WINDOW_SHARE:.0%} of the load; "
         f"tasks may grow by {TASK_SLACK:.0%} + {TASK_SLACK_ABSOLUTE} (requests in flight), "
         f"connections by {CONNECTION_SLACK}."
     )
