@@ -77,7 +77,7 @@ static/node_modules/.package-lock.json: static/package.json static/package-lock.
 
 # PartnerDesk vs an asyncpg reference (four fair variants) vs PostGraphile v5 on a seeded
 # PostgreSQL database (partnerdesk_bench), every workload with fixed and with rotating
-# variables and tokens; about 35 minutes on a quiet machine, results in bench/RESULTS.md.
+# variables and tokens; about 40 minutes on a quiet machine, results in bench/RESULTS.md.
 # BENCH_ARGS=--quick: smoke run (bench/RESULTS-quick.md).
 bench: setup bench/peer/node_modules/.package-lock.json
 	@command -v wrk >/dev/null 2>&1 || { echo "make: wrk is required (apt-get install -y wrk)"; exit 1; }

@@ -1,6 +1,6 @@
 """`make bench`: PartnerDesk vs the asyncpg reference vs PostGraphile v5, results in bench/RESULTS.md.
 
-    .venv/bin/python -m bench.run                  # full run, about 35 minutes
+    .venv/bin/python -m bench.run                  # full run, about 40 minutes
     .venv/bin/python -m bench.run --quick          # smoke run: 1 short round -> bench/RESULTS-quick.md
     .venv/bin/python -m bench.run --workloads Q2,M1 --modes rotating --rounds 5
     .venv/bin/python -m bench.run --env PARTNERDESK_COMPILED_READS=false   # any PARTNERDESK_* setting
