@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PG_PASS_SKIPPED := PostgreSQL pass skipped: set PARTNERDESK_TEST_DATABASE_URL=postgres://user@host:5432/db to run the suite on PostgreSQL too
 
-.PHONY: run test test-sqlite test-postgres fuzz lint format setup browser clean bench
+.PHONY: run test test-sqlite test-postgres fuzz lint format setup browser clean bench soak
 
 run: setup
 	$(BIN)/partnerdesk serve --demo
@@ -75,11 +75,25 @@ static/node_modules/.package-lock.json: static/package.json static/package-lock.
 	cd static && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-# PartnerDesk vs an asyncpg reference vs PostGraphile v5 on a seeded PostgreSQL database
-# (partnerdesk_bench); about 10 minutes, results in bench/RESULTS.md. BENCH_ARGS=--quick: smoke run.
+# PartnerDesk vs an asyncpg reference (four fair variants) vs PostGraphile v5 on a seeded
+# PostgreSQL database (partnerdesk_bench), every workload with fixed and with rotating
+# variables and tokens; about 40 minutes on a quiet machine, results in bench/RESULTS.md.
+# BENCH_ARGS=--quick: smoke run (bench/RESULTS-quick.md).
 bench: setup bench/peer/node_modules/.package-lock.json
 	@command -v wrk >/dev/null 2>&1 || { echo "make: wrk is required (apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Ten minutes of mixed load on two `partnerdesk serve` processes with PostgreSQL, a private
+# Redis, 500 subscriptions and the mail worker; checks and curves in bench/SOAK.md.
+# Not part of CI. SOAK_ARGS=--quick: a 60 s smoke run (bench/SOAK-quick.md).
+soak: setup $(VENV)/.soak-installed
+	@command -v redis-server >/dev/null 2>&1 || { echo "make: redis-server is required (apt-get install -y redis-server)"; exit 1; }
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# matplotlib draws the soak's curves; a bench-only requirement, not a dependency of the app.
+$(VENV)/.soak-installed: bench/requirements-soak.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r bench/requirements-soak.txt
+	@touch $@
 
 bench/peer/node_modules/.package-lock.json: bench/peer/package.json bench/peer/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make: npm is required to install PostGraphile (bench/peer)"; exit 1; }

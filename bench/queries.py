@@ -2,9 +2,9 @@
 
 PartnerDesk and the reference receive the same request body (document + variables).
 PostGraphile has its own generated schema, so Q1-Q3 have a PEER_* twin that asks it for
-the same rows and values (rowId instead of the global id, condition instead of the
-tenant scope, nodes instead of plain lists); bench/run.py compares the two after
-normalising both.
+the same rows and values (rowId instead of the global id, a condition instead of the
+tenant scope and the status filter, its own cursors, nodes instead of plain lists);
+bench/checks.py compares the two after normalising both.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ Q2 = f"""query CustomerPage($first: Int, $after: String) {{
   }}
 }}"""
 
-# Q3, and with other variables the keyset (`after`) and search (`filter`) checks.
+# Q3, and with other variables (a status filter, a search) the rotating runs and checks.
 Q3 = f"""query CustomerList($first: Int, $after: String, $filter: CustomerFilter) {{
   customers(first: $first, after: $after, filter: $filter) {{
     edges {{ node {{ {LIST_FIELDS} }} }}
@@ -59,6 +59,23 @@ M2 = """mutation ConvertInquiry($input: ConvertInquiryInput!) {
   }
 }"""
 
+# Access authorizations: accept into an existing customer, or decline with a message.
+M3 = """mutation ConnectCustomer($input: ConnectCustomerInput!) {
+  connectCustomer(input: $input) {
+    invitation { id status }
+    customer { id customerNumber displayName }
+    errors { code field message }
+  }
+}"""
+
+M4 = """mutation DeclineInvitation($input: DeclineInvitationInput!) {
+  declineInvitation(input: $input) {
+    invitation { id status }
+    email { id status }
+    errors { code field message }
+  }
+}"""
+
 LOGIN = """mutation Login($input: LoginInput!) {
   login(input: $input) { token errors { code message } }
 }"""
@@ -73,8 +90,8 @@ PEER_Q1 = """query Customer($rowId: Int!) {
   }
 }"""
 
-PEER_Q2 = f"""query CustomerPage($partnerId: Int!, $first: Int) {{
-  allCustomers(condition: {{partnerId: $partnerId}}, orderBy: [SORT_NAME_ASC, ROW_ID_ASC], first: $first) {{
+PEER_Q2 = f"""query CustomerPage($condition: CustomerCondition!, $first: Int, $after: Cursor) {{
+  allCustomers(condition: $condition, orderBy: [SORT_NAME_ASC, ROW_ID_ASC], first: $first, after: $after) {{
     edges {{
       node {{
         {PEER_LIST_FIELDS}
@@ -87,8 +104,8 @@ PEER_Q2 = f"""query CustomerPage($partnerId: Int!, $first: Int) {{
   }}
 }}"""
 
-PEER_Q3 = f"""query CustomerList($partnerId: Int!, $first: Int) {{
-  allCustomers(condition: {{partnerId: $partnerId}}, orderBy: [SORT_NAME_ASC, ROW_ID_ASC], first: $first) {{
+PEER_Q3 = f"""query CustomerList($condition: CustomerCondition!, $first: Int, $after: Cursor) {{
+  allCustomers(condition: $condition, orderBy: [SORT_NAME_ASC, ROW_ID_ASC], first: $first, after: $after) {{
     edges {{ node {{ {PEER_LIST_FIELDS} }} }}
     pageInfo {{ hasNextPage endCursor }}
   }}
@@ -120,5 +137,9 @@ WORKLOADS = {
         Workload("Q4", "pendingInvitationCount + viewer.member.partner.newInquiryCount", Q4),
         Workload("M1", "submitInquiry (public form)", M1, authenticated=False, mutation=True),
         Workload("M2", "convertInquiry to a new customer", M2, mutation=True),
+        Workload("M3", "connectCustomer to an existing customer", M3, mutation=True),
+        Workload(
+            "M4", "declineInvitation with a personal message (queues an e-mail)", M4, mutation=True
+        ),
     )
 }

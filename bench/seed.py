@@ -6,9 +6,16 @@ inquiries (mostly NEW) and 2,000 PENDING access invitations from 1,000 account h
 Rows go in with asyncpg COPY, then VACUUM ANALYZE. The SQLite profile (2 partners x
 2,000 customers) writes the same rows through Tortoise's SQLite connection (executemany).
 
-Customers' derived columns (display_name, sort_name, tags_text, search_text) come from
-resolvers/customers.py `_derived`, so the data is what the API itself would have written.
-Every partner's owner signs in with PASSWORD ("owner01@bench.partnerdesk.test", ...).
+Customers' derived columns (display_name, sort_name, tags_text, search_text) follow
+PartnerDesk's rules (restated in bench/rules.py), so the data is what the API itself
+would have written. The schema comes from PartnerDesk's own migrations (`partnerdesk
+migrate`). Every partner has an owner and 11 more members, all signing in with PASSWORD
+("owner01@bench.partnerdesk.test", "member01.p01@bench.partnerdesk.test", ...), so the
+rotating runs can send tokens of many members.
+
+The write workloads consume pools made just before each run (`insert_inquiry_pool`,
+`insert_invitation_pool`): NEW inquiries to convert, and PENDING access authorizations
+from fresh account holders (with fresh customers to connect them to), one per request.
 
     .venv/bin/python -m bench.seed                       # PostgreSQL (drop + create)
     .venv/bin/python -m bench.seed --sqlite bench.sqlite3
@@ -18,7 +25,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -32,10 +42,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import idna
 import orjson
+from argon2 import PasswordHasher
 
-from models.database import migrate_database
-from resolvers.customers import _derived, format_customer_number
-from resolvers.passwords import hash_password
+from bench.rules import customer_number as format_customer_number
+from bench.rules import derived as _derived
 
 PG_SERVER_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 BENCH_DATABASE = "partnerdesk_bench"
@@ -44,6 +54,8 @@ PASSWORD = "bench-password-1"
 # read workloads see never change during or between runs.
 READ_PARTNER = 1
 WRITE_PARTNER = 2
+# Members per partner (the owner included); the rotating runs sign in as each of them.
+MEMBERS_PER_PARTNER = 12
 # Fixed for reproducible data; timestamps are spread back from this instant.
 SEED = 20_261_127
 EPOCH_END = datetime(2026, 6, 30, 12, 0, tzinfo=UTC)
@@ -220,6 +232,17 @@ def owner_email(partner: int) -> str:
     return f"owner{partner:02d}@bench.partnerdesk.test"
 
 
+def member_email(partner: int, k: int) -> str:
+    """The k-th member of a partner (0: the owner)."""
+    return (
+        owner_email(partner) if k == 0 else f"member{k:02d}.p{partner:02d}@bench.partnerdesk.test"
+    )
+
+
+def member_id(partner: int, k: int, partners: int) -> int:
+    return partner if k == 0 else partners + (partner - 1) * (MEMBERS_PER_PARTNER - 1) + k
+
+
 def partner_slug(partner: int) -> str:
     return f"bench-agency-{partner:02d}"
 
@@ -252,6 +275,7 @@ class Table:
 def generate(profile: Profile, password_hash: str) -> Iterator[Table]:
     """Every table's rows, in foreign-key order, with explicit ids."""
     rng = random.Random(SEED)
+    member_rng = random.Random(SEED + 1)
     yield Table(
         "partner",
         (
@@ -290,8 +314,19 @@ def generate(profile: Profile, password_hash: str) -> Iterator[Table]:
         "partner_member",
         ("id", "partner_id", "email", "name", "role", "password_hash", "created_at"),
         [
-            (p, p, owner_email(p), f"Owner {p:02d}", "OWNER", password_hash, _moment(rng, 1500))
+            (
+                member_id(p, k, profile.partners),
+                p,
+                member_email(p, k),
+                f"Owner {p:02d}" if k == 0 else f"Member {k:02d} of {p:02d}",
+                "OWNER" if k == 0 else "MEMBER",
+                password_hash,
+                # The owners' instants as before; the others from their own generator, so
+                # the rest of the data stays what it was before members were added.
+                _moment(rng if k == 0 else member_rng, 1500),
+            )
             for p in range(1, profile.partners + 1)
+            for k in range(MEMBERS_PER_PARTNER)
         ],
     )
     yield Table(
@@ -636,13 +671,31 @@ async def database_exists(name: str = BENCH_DATABASE, server_url: str = PG_SERVE
         await connection.close()
 
 
+def migrate(url: str) -> None:
+    """PartnerDesk's own migrations, through its command line (`partnerdesk migrate`)."""
+    command = Path(sys.executable).with_name("partnerdesk")
+    argv = (
+        [str(command), "migrate"] if command.exists() else [sys.executable, "-m", "app", "migrate"]
+    )
+    env = {**os.environ, "PARTNERDESK_DATABASE_URL": url}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"partnerdesk migrate failed:\n{done.stdout}\n{done.stderr}")
+
+
+async def hash_password(password: str) -> str:
+    """Argon2id with argon2-cffi's defaults, PartnerDesk's standard profile (a sign-in
+    verifies with the parameters stored in the hash, whatever the server's profile)."""
+    return await asyncio.to_thread(PasswordHasher().hash, password)
+
+
 async def seed_postgres(
     profile: Profile = POSTGRES, server_url: str = PG_SERVER_URL, name: str = BENCH_DATABASE
 ) -> dict[str, int]:
     """Drop and create `name`, migrate it, COPY every table in; returns rows per table."""
     url = database_url(name, server_url)
     await recreate_database(name, server_url)
-    await migrate_database(url)
+    await asyncio.to_thread(migrate, url)
     password_hash = await hash_password(PASSWORD)
     counts: dict[str, int] = {}
     connection = await asyncpg.connect(asyncpg_dsn(url))
@@ -669,7 +722,15 @@ async def seeded_counts(url: str) -> dict[str, int] | None:
     except asyncpg.InvalidCatalogNameError:
         return None
     try:
-        tables = ("partner", "customer", "domain", "contract", "task", "access_invitation")
+        tables = (
+            "partner",
+            "partner_member",
+            "customer",
+            "domain",
+            "contract",
+            "task",
+            "access_invitation",
+        )
         counts = {}
         for table in tables:
             counts[table] = await connection.fetchval(f"SELECT count(*) FROM {table}")
@@ -685,43 +746,236 @@ def is_complete(counts: dict[str, int] | None, profile: Profile = POSTGRES) -> b
         return False
     return (
         counts["partner"] == profile.partners
+        and counts["partner_member"] == profile.partners * MEMBERS_PER_PARTNER
         and counts["customer"] >= profile.customers
         and counts["domain"] == 3 * profile.customers
         and counts["contract"] == 2 * profile.customers
         and counts["task"] == 4 * profile.customers
-        and counts["access_invitation"] == profile.invitations
+        and counts["access_invitation"] >= profile.invitations  # pools add their own
     )
 
 
-async def reset_writes(url: str, profile: Profile = POSTGRES) -> None:
-    """Undo what earlier runs' mutations wrote (all on WRITE_PARTNER), so runs compare."""
+async def reset_writes(
+    url: str, profile: Profile = POSTGRES, partners: tuple[int, ...] = (WRITE_PARTNER,)
+) -> None:
+    """Undo what earlier runs' mutations wrote to `partners` (the benchmark writes to
+    WRITE_PARTNER only; the soak to all), so runs compare."""
     connection = await asyncpg.connect(asyncpg_dsn(url))
     try:
         async with connection.transaction():
             await connection.execute(
-                "DELETE FROM activity_event WHERE partner_id = $1", WRITE_PARTNER
-            )
-            await connection.execute(
-                "DELETE FROM inquiry WHERE partner_id = $1 AND id > $2",
-                WRITE_PARTNER,
-                profile.inquiries,
-            )
-            await connection.execute(
-                "DELETE FROM customer WHERE partner_id = $1 AND number > $2",
-                WRITE_PARTNER,
-                profile.customers_per_partner,
-            )
-            await connection.execute(
-                "UPDATE partner SET customer_seq = $2 WHERE id = $1",
-                WRITE_PARTNER,
-                profile.customers_per_partner,
-            )
+                "DELETE FROM account_holder WHERE id > $1", profile.accounts
+            )  # the invitation pools' accounts, with their authorizations
+            for partner in partners:
+                await connection.execute(
+                    "DELETE FROM activity_event WHERE partner_id = $1", partner
+                )
+                await connection.execute(
+                    "DELETE FROM email_delivery WHERE partner_id = $1", partner
+                )
+                await connection.execute(
+                    "DELETE FROM inquiry WHERE partner_id = $1 AND id > $2",
+                    partner,
+                    profile.inquiries,
+                )
+                await connection.execute(
+                    "DELETE FROM customer WHERE partner_id = $1 AND number > $2",
+                    partner,
+                    profile.customers_per_partner,
+                )
+                await connection.execute(
+                    "UPDATE partner SET customer_seq = $2 WHERE id = $1",
+                    partner,
+                    profile.customers_per_partner,
+                )
             await connection.execute(
                 "DELETE FROM auth_token WHERE created_at < now() - interval '1 day'"
             )
-        await connection.execute("VACUUM ANALYZE inquiry, customer, activity_event, auth_token")
+        await connection.execute(
+            "VACUUM ANALYZE inquiry, customer, activity_event, auth_token, account_holder,"
+            " access_invitation, email_delivery"
+        )
     finally:
         await connection.close()
+
+
+# ---------------------------------------------------------------- pools for the write workloads
+
+# Inquiries of the M2 pool, by template: (name, email, phone, company name). Valid as the
+# API would clean them, so PartnerDesk's validation accepts them unchanged.
+POOL_PEOPLE = (
+    ("Anna Weber", "anna.weber@example.net", "+493012345678", None),
+    ("Maria Luisa Rossi", "m.rossi@example.it", "+390612345678", "Rossi Design S.r.l."),
+    ("Jörg Müller", "joerg@mueller.example", None, None),
+    ("Zoë Novak", "zoe@novak.example", "+41441234567", "Novak AG"),
+    ("Hansen, Ole", "ole@hansen.example", "+4915112345678", None),
+    ("Émile Dubois", "emile@dubois.example", None, "Dubois Consulting"),
+)
+POOL_MESSAGE = "We would like a new website."
+_pool_runs = 0
+
+
+async def insert_inquiry_pool(
+    url: str, templates: Sequence[int], partner: int = WRITE_PARTNER
+) -> list[int]:
+    """NEW inquiries to `partner`, one per template index (POOL_PEOPLE); their ids in order."""
+    if url.startswith("sqlite://"):
+        return _insert_inquiry_pool_sqlite(url.removeprefix("sqlite://"), templates, partner)
+    names, emails, phones, companies = zip(*POOL_PEOPLE, strict=True)
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        rows = await connection.fetch(
+            """
+            INSERT INTO inquiry (partner_id, status, name, email, phone, company_name, message, received_at)
+            SELECT $1, 'NEW', ($3::text[])[k + 1], ($4::text[])[k + 1], ($5::text[])[k + 1],
+                   ($6::text[])[k + 1], $7, now() - interval '1 hour'
+            FROM unnest($2::int[]) WITH ORDINALITY AS t(k, n) ORDER BY n
+            RETURNING id
+            """,
+            partner,
+            list(templates),
+            list(names),
+            list(emails),
+            list(phones),
+            list(companies),
+            POOL_MESSAGE,
+        )
+        return [row["id"] for row in rows]
+    finally:
+        await connection.close()
+
+
+def _insert_inquiry_pool_sqlite(path: str, templates: Sequence[int], partner: int) -> list[int]:
+    import sqlite3
+
+    received = (datetime.now(UTC) - timedelta(hours=1)).isoformat(" ")
+    ids = []
+    with sqlite3.connect(path, timeout=30) as database:
+        for template in templates:
+            cursor = database.execute(
+                "INSERT INTO inquiry (partner_id, status, name, email, phone, company_name,"
+                " message, received_at) VALUES (?, 'NEW', ?, ?, ?, ?, ?, ?)",
+                (partner, *POOL_PEOPLE[template], POOL_MESSAGE, received),
+            )
+            ids.append(int(cursor.lastrowid or 0))
+    return ids
+
+
+async def insert_invitation_pool(
+    url: str,
+    size: int,
+    partner: int = WRITE_PARTNER,
+    with_customers: bool = False,
+    people: Sequence[tuple[str, str]] | None = None,
+) -> list[tuple[int, int | None]]:
+    """`size` PENDING access authorizations to `partner`, each from a new account holder
+    (one live authorization per account and partner is all the schema allows), and with
+    `with_customers` a new customer of the partner for each to be connected to (a customer
+    can be connected to one account only); `people` gives their (first, last) names.
+    [(invitation id, customer id or None)]."""
+    global _pool_runs
+    _pool_runs += 1
+    stamp = f"{os.getpid()}-{_pool_runs}-{int(time.time())}"
+    rng = random.Random(f"{stamp}")
+    if people is None:
+        people = [(rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)) for _ in range(size)]
+    languages = ("de", "en", "it")
+    connection = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        async with connection.transaction():
+            accounts = await connection.fetch(
+                """
+                INSERT INTO account_holder (account_number, email, name, phone, company_name,
+                                            language, password_hash, created_at)
+                SELECT 'P' || substr(md5($1 || n), 1, 19), 'pool.' || $1 || '.' || n || '@example.org',
+                       ($2::text[])[n], NULL, NULL, ($3::text[])[n], '-', now()
+                FROM generate_series(1, $4::int) AS n ORDER BY n
+                RETURNING id
+                """,
+                stamp,
+                [f"{first} {last}" for first, last in people],
+                # neighbours share a language: the equality check compares pairs
+                [languages[n // 2 % 3] for n in range(size)],
+                size,
+            )
+            account_ids = sorted(row["id"] for row in accounts)
+            invitations = await connection.fetch(
+                """
+                INSERT INTO access_invitation (partner_id, account_id, status, scope, permissions,
+                                               message, received_at, expires_at)
+                SELECT $1, a, 'PENDING', 'FULL', '[]'::jsonb, 'Please look after my website.',
+                       now() - interval '1 hour', now() + interval '30 days'
+                FROM unnest($2::int[]) WITH ORDINALITY AS t(a, n) ORDER BY n
+                RETURNING id, account_id
+                """,
+                partner,
+                account_ids,
+            )
+            by_account = {row["account_id"]: row["id"] for row in invitations}
+            customers: list[int | None] = [None] * size
+            if with_customers:
+                customers = list(await _insert_customers(connection, partner, people))
+        return [
+            (by_account[account], customer)
+            for account, customer in zip(account_ids, customers, strict=True)
+        ]
+    finally:
+        await connection.close()
+
+
+async def _insert_customers(
+    connection: asyncpg.Connection, partner: int, people: Sequence[tuple[str, str]]
+) -> list[int]:
+    """New ACTIVE customers of `partner`, numbered from its customer sequence; ids in order."""
+    last = await connection.fetchval(
+        "UPDATE partner SET customer_seq = customer_seq + $2 WHERE id = $1 RETURNING customer_seq",
+        partner,
+        len(people),
+    )
+    numbers = range(last - len(people) + 1, last + 1)
+    records = []
+    for (first, last_name), number in zip(people, numbers, strict=True):
+        record = {
+            "kind": "PERSON",
+            "first_name": first,
+            "last_name": last_name,
+            "email": f"{ascii_word(first)}.{ascii_word(last_name)}.{number}@example.com",
+            "customer_number": format_customer_number(number),
+            "tags": [],
+        }
+        extra = _derived(record)
+        records.append(
+            (
+                number,
+                record["customer_number"],
+                first,
+                last_name,
+                record["email"],
+                extra["display_name"],
+                extra["sort_name"],
+                extra["search_text"],
+            )
+        )
+    rows = await connection.fetch(
+        """
+        INSERT INTO customer (partner_id, number, customer_number, kind, first_name, last_name,
+          display_name, sort_name, email, language, tags, tags_text, search_text, status, source,
+          version, created_at, updated_at)
+        SELECT $1, r.number, r.customer_number, 'PERSON', r.first_name, r.last_name,
+               r.display_name, r.sort_name, r.email, 'en', '[]', '', r.search_text, 'ACTIVE',
+               'MANUAL', 1, now(), now()
+        FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                    $8::text[], $9::text[])
+             AS r(number, customer_number, first_name, last_name, email, display_name, sort_name,
+                  search_text)
+        ORDER BY r.number
+        RETURNING id, number
+        """,
+        partner,
+        *[list(column) for column in zip(*records, strict=True)],
+    )
+    by_number = {row["number"]: row["id"] for row in rows}
+    return [by_number[number] for number in numbers]
 
 
 # ---------------------------------------------------------------- SQLite
@@ -737,7 +991,7 @@ async def seed_sqlite(path: Path, profile: Profile = SQLITE) -> dict[str, int]:
     for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)
     url = f"sqlite://{path}"
-    await migrate_database(url)
+    await asyncio.to_thread(migrate, url)
     password_hash = await hash_password(PASSWORD)
     counts: dict[str, int] = {}
     await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)

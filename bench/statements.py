@@ -7,7 +7,8 @@ Execute ('E') runs the statement its portal was bound to (Bind 'B' names the sta
 that Parse 'P' prepared). Whatever sends the SQL — Tortoise, raw asyncpg, node-postgres —
 is counted the same way, including connection-pool housekeeping such as asyncpg's reset
 query on release. Round trips are the messages the client then waits on: Sync ('S')
-and simple Query.
+and simple Query. Parse ('P') messages are counted too: a server that reuses its prepared
+statements sends none for a request like an earlier one.
 
 The proxy answers an SSLRequest with "N" itself, so the conversation stays plain text.
 Loopback only; used for a handful of requests, never under load.
@@ -40,15 +41,18 @@ def classify(sql: str) -> str:
     if keyword in TRANSACTION_CONTROL:
         return "transaction"
     if keyword in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES"):
-        # A token look-up reads the token's row only; a statement that also builds response
-        # JSON is a data statement that checks the token as it reads (schema/compiled.py).
-        if "AUTH_TOKEN" in text and not _BUILDS_JSON.search(text):
+        # A token look-up reads the token (and who it belongs to) only; a statement that
+        # also reads or writes other rows is a data statement that checks the token as it
+        # goes (schema/compiled.py, the reference's one-statement variants).
+        tables = {name.strip('"').lower() for name in TABLE.findall(text)}
+        if "AUTH_TOKEN" in text and tables <= AUTH_TABLES:
             return "auth"
         return "data"
     return "other"
 
 
-_BUILDS_JSON = re.compile(r"JSON_BUILD_OBJECT|JSON_OBJECT|JSON_AGG|JSON_GROUP_ARRAY")
+TABLE = re.compile(r'\b(?:FROM|JOIN|INTO|UPDATE)\s+("?[A-Z_][A-Z0-9_]*"?)')
+AUTH_TABLES = {"auth_token", "partner_member", "account_holder"}
 
 
 def checks_token(sql: str) -> bool:
@@ -61,6 +65,7 @@ class Tally:
 
     statements: list[str] = field(default_factory=list)
     round_trips: int = 0
+    parses: int = 0  # statements prepared (Parse) rather than reused
 
     def kinds(self) -> Counter[str]:
         return Counter(classify(sql) for sql in self.statements)
@@ -76,6 +81,7 @@ class Tally:
             "pool_reset": kinds["pool reset"],
             "other": kinds["other"],
             "round_trips": self.round_trips,
+            "parses": self.parses,
             "statements": [" ".join(sql.split())[:300] for sql in self.statements],
         }
 
@@ -166,6 +172,7 @@ class CountingProxy:
             elif kind == b"P":
                 name, _, rest = body.partition(b"\0")
                 prepared[name] = rest.partition(b"\0")[0].decode(errors="replace")
+                self.tally.parses += 1
             elif kind == b"B":
                 portal, _, rest = body.partition(b"\0")
                 portals[portal] = prepared.get(rest.partition(b"\0")[0], "?")
