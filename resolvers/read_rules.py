@@ -277,3 +277,20 @@ def selected(
     """The actor's rows of `model` that meet `conditions` (declared above)."""
     query = scoped(model, actor)
     return query.filter(to_q(conditions)) if conditions else query
+
+
+# How many rows a subscriber that may have missed events is sent at most, to catch up.
+CATCH_UP_ROWS = 100
+
+
+async def newest_id(model: type[Model], actor: Actor) -> int:
+    """The actor's newest row of `model` (0 when there is none): where a feed starts."""
+    newest = await scoped(model, actor).order_by("-id").first().values_list("id", flat=True)
+    return int(newest) if newest is not None else 0  # type: ignore[call-overload]
+
+
+async def rows_after(model: type[ModelT], actor: Actor, after_id: int) -> list[ModelT]:
+    """The actor's rows of `model` newer than `after_id`, oldest first (at most CATCH_UP_ROWS):
+    what a feed missed while its events were lost."""
+    query = scoped(model, actor).filter(id__gt=after_id).order_by("id")
+    return list(await query.limit(CATCH_UP_ROWS))

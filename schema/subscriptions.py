@@ -12,12 +12,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import strawberry
 
-from events import Event, EventKind, get_broker
-from resolvers import activity, inquiries, invitations, partners
+from events import EventKind, get_broker
+from models.activity import ActivityEvent as ActivityEventModel
+from models.inquiry import Inquiry as InquiryModel
+from models.invitation import AccessInvitation as AccessInvitationModel
+from resolvers import activity, inquiries, invitations, partners, read_rules
 from resolvers.actor import Actor
 from schema.activity import ActivityEvent
 from schema.context import Info, Loaders
@@ -77,15 +80,6 @@ class PendingCounts:
     inquiries: int
 
 
-async def _events(info: Info) -> AsyncGenerator[Event, None]:
-    """The signed-in member's partner's events, each with fresh loaders in the context."""
-    partner_id = partners.own_partner_id(info.context.actor)
-    async with get_broker().subscribe(partner_id) as stream:
-        async for event in stream:
-            info.context.loaders = Loaders(info.context.actor)
-            yield event
-
-
 async def _counts(info: Info) -> PendingCounts:
     actor = info.context.actor
     return PendingCounts(
@@ -114,32 +108,57 @@ class LiveSubscription:
 
     @strawberry.subscription(description="Each access authorization sent to the partner, once.")
     async def invitation_received(self, info: Info) -> AsyncGenerator[AccessInvitation, None]:
-        async for found in _subjects(
-            info, EventKind.INVITATION_RECEIVED, invitations.get_invitation
-        ):
+        feed = _Feed(
+            EventKind.INVITATION_RECEIVED, AccessInvitationModel, invitations.get_invitation
+        )
+        async for found in feed.follow(info):
             yield AccessInvitation.from_model(found)
 
     @strawberry.subscription(description="Each inquiry sent to the partner, once.")
     async def inquiry_received(self, info: Info) -> AsyncGenerator[Inquiry, None]:
-        async for found in _subjects(info, EventKind.INQUIRY_RECEIVED, inquiries.get_inquiry):
+        feed = _Feed(EventKind.INQUIRY_RECEIVED, InquiryModel, inquiries.get_inquiry)
+        async for found in feed.follow(info):
             yield Inquiry.from_model(found)
 
     @strawberry.subscription(description="The partner's live activity feed, one event per change.")
     async def activity(self, info: Info) -> AsyncGenerator[ActivityEvent, None]:
-        async for found in _subjects(
-            info, EventKind.ACTIVITY_RECORDED, activity.get_activity_event
-        ):
+        feed = _Feed(EventKind.ACTIVITY_RECORDED, ActivityEventModel, activity.get_activity_event)
+        async for found in feed.follow(info):
             yield ActivityEvent.from_model(found)
 
 
-async def _subjects(
-    info: Info, kind: EventKind, read: Callable[[Actor, int], Awaitable[T | None]]
-) -> AsyncGenerator[T, None]:
-    """The rows that events of `kind` name, each read once per event and still visible."""
-    async for event in _events(info):
-        if event.kind == kind and event.subject_id is not None:
-            found = await shared_reads.get(
-                (event.id, kind), partial(read, info.context.actor, event.subject_id)
-            )
-            if found is not None:
-                yield found
+class _Feed(Generic[T]):
+    """The rows that events of `kind` name, each read once per event and still visible.
+
+    Events can be lost (a slow subscriber, a Redis outage); the broker then sends a notice,
+    and the feed sends the rows newer than the last one it sent instead, so a dashboard
+    misses nothing (up to read_rules.CATCH_UP_ROWS at a time).
+    """
+
+    def __init__(
+        self, kind: EventKind, model: type[Any], read: Callable[[Actor, int], Awaitable[T | None]]
+    ) -> None:
+        self.kind = kind
+        self.model = model
+        self.read = read
+
+    async def follow(self, info: Info) -> AsyncGenerator[T, None]:
+        actor = info.context.actor
+        async with get_broker().subscribe(partners.own_partner_id(actor)) as stream:
+            # Read after subscribing, so that no row can fall between the two.
+            last_sent = await read_rules.newest_id(self.model, actor)
+            async for event in stream:
+                info.context.loaders = Loaders(actor)
+                if event.is_notice:
+                    for row in await read_rules.rows_after(self.model, actor, last_sent):
+                        last_sent = row.id
+                        yield row
+                elif event.kind == self.kind and event.subject_id is not None:
+                    if event.subject_id <= last_sent:
+                        continue  # sent already, while catching up
+                    found = await shared_reads.get(
+                        (event.id, self.kind), partial(self.read, actor, event.subject_id)
+                    )
+                    last_sent = event.subject_id
+                    if found is not None:
+                        yield found

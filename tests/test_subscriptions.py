@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from websockets.exceptions import ConnectionClosed
 
 from config import Settings
@@ -274,3 +275,39 @@ async def test_a_broken_subscription_document_errors_for_each_subscriber(
             await subscribe(socket, "subscription { pendingCounts { nope } }", "bad")
             message = json.loads(await asyncio.wait_for(socket.recv(), 3))
             assert message["type"] == "error" and message["id"] == "bad", message
+
+
+async def test_a_feed_that_missed_events_catches_up_from_the_database(
+    client: GraphQLClient, server_url: str, app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from events.event import EventKind as Kind
+    from events.event import broker_notice
+    from tests.factories import pk_of
+    from tests.support import create_customer
+
+    # given a dashboard on the activity feed
+    partner = await register_partner(client)
+    broker = app.state.broker
+    async with session(server_url, partner.token) as socket:
+        await subscribe(socket, "subscription { activity { summary } }")
+        await asyncio.sleep(0.1)
+        # when three changes are made while their events are lost on the way
+        monkeypatch.setattr(broker, "publish", _lost)
+        for name in ("Ada", "Grace", "Hedy"):
+            await create_customer(client, partner.token, firstName=name, lastName="Lost")
+        monkeypatch.undo()
+        await nothing_arrives(socket, within=0.3)
+        # and the broker tells the subscriber that events were dropped
+        broker.dispatch(broker_notice(Kind.EVENTS_DROPPED, pk_of(partner.partner_id), dropped=3))
+        # then the feed sends the three rows it missed, oldest first, then follows live again
+        missed = [(await next_data(socket))["data"]["activity"]["summary"] for _ in range(3)]
+        assert missed == [f"Customer {name} Lost created" for name in ("Ada", "Grace", "Hedy")]
+        await create_customer(client, partner.token, firstName="Live", lastName="Again")
+        assert (await next_data(socket))["data"]["activity"][
+            "summary"
+        ] == "Customer Live Again created"
+        await nothing_arrives(socket, within=0.3)
+
+
+async def _lost(event: object) -> None:
+    """A broker publish that never arrives."""

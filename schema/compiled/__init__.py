@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from graphql import BREAK, Visitor, visit
 from graphql.execution.values import VariableValues
 from tortoise.connection import get_connection
 
@@ -62,7 +63,10 @@ class CompiledReads:
         operation = Operation(
             self.schema, self.strawberry_schema, plan.fragments, variables, collected
         )
-        compiler = Compiler(make_dialect(), operation, actor)
+        fragments = (
+            plan.memo.setdefault("fragments", {}) if _variables_at_roots_only(plan) else None
+        )
+        compiler = Compiler(make_dialect(), operation, actor, fragments)
         try:
             return compiler.statement(plan.operation.selection_set, token_hash)
         except Unsupported:
@@ -87,3 +91,36 @@ class CompiledReads:
             log.exception("compiled read failed; falling back to the resolvers: %s", sql)
             return None
         return None if raw is None else orjson.Fragment(raw)
+
+
+def _variables_at_roots_only(plan: Any) -> bool:
+    """Whether every variable of the operation is used in a root field's arguments, so that
+    what lies below the roots is the same for every request (kept in plan.memo)."""
+    found = plan.memo.get("variables_at_roots_only")
+    if found is None:
+        found = (
+            plan.fixed_directives
+            and not any(
+                _uses_variables(selection.selection_set)
+                for selection in plan.operation.selection_set.selections
+            )
+            and not any(_uses_variables(fragment) for fragment in plan.fragments.values())
+        )
+        plan.memo["variables_at_roots_only"] = found
+    return bool(found)
+
+
+def _uses_variables(node: Any) -> bool:
+    if node is None:
+        return False
+
+    class Finder(Visitor):
+        found = False
+
+        def enter_variable(self, *_args: Any) -> Any:
+            self.found = True
+            return BREAK
+
+    finder = Finder()
+    visit(node, finder)
+    return finder.found

@@ -8,6 +8,7 @@ the arguments mean what the resolvers' own helpers make of them (schema/customer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from models.customer import Customer
@@ -33,6 +34,21 @@ from schema.compiled.selections import Operation, Selected, Unsupported
 from schema.customers import customer_list
 from schema.ids import pk_or_none
 
+# Object bodies kept per document (Compiler.fragments); a bound on memory, not a tuning knob.
+MAX_FRAGMENTS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """An object body's SQL as first built: its parameters were numbered from first_param + 1
+    and it named `aliases` table aliases."""
+
+    text: str
+    params: list[Any]
+    first_param: int
+    aliases: int
+
+
 ADDRESS_COLUMNS = {
     "street": "street",
     "postalCode": "postal_code",
@@ -42,15 +58,28 @@ ADDRESS_COLUMNS = {
 
 
 class Compiler:
-    """Builds the SQL of one operation for one signed-in partner member."""
+    """Builds the SQL of one operation for one signed-in partner member.
 
-    def __init__(self, dialect: Dialect, operation: Operation, actor: Actor) -> None:
+    `fragments` keeps the SQL of object bodies across compiles of one document, when no
+    variable is used below its root fields: a customer's JSON (with its child lists) is
+    then the same text for every request of that partner, and only the root (the page,
+    the filters, the cursor) is built anew for new variables.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        operation: Operation,
+        actor: Actor,
+        fragments: dict[tuple[Any, ...], Fragment] | None = None,
+    ) -> None:
         assert actor.member is not None
         self.sql = dialect
         self.operation = operation
         self.actor = actor
         self.member = actor.member
         self.aliases = 0
+        self.fragments = fragments
 
     def alias(self) -> str:
         self.aliases += 1
@@ -77,6 +106,33 @@ class Compiler:
     # ------------------------------------------------------------ objects of the catalog
 
     def object(self, type_name: str, row: str, selected: Selected) -> str:
+        if self.fragments is None:
+            return self._object(type_name, row, selected)
+        key = (
+            self.sql.name,
+            self.member.partner_id,  # the child lists' tenant parameter
+            type_name,
+            row,
+            self.aliases,
+            tuple(map(id, selected.children)),
+        )
+        kept = self.fragments.get(key)
+        if kept is None:
+            first_param, first_alias = len(self.sql.params), self.aliases
+            text = self._object(type_name, row, selected)
+            kept = Fragment(
+                text, self.sql.params[first_param:], first_param, self.aliases - first_alias
+            )
+            if len(self.fragments) >= MAX_FRAGMENTS:
+                self.fragments.clear()
+            self.fragments[key] = kept
+            return text
+        self.aliases += kept.aliases
+        shift = len(self.sql.params) - kept.first_param
+        self.sql.params.extend(kept.params)
+        return self.sql.shift_placeholders(kept.text, shift) if shift else kept.text
+
+    def _object(self, type_name: str, row: str, selected: Selected) -> str:
         mapping = TYPES[type_name]
 
         def pick(_key: str, sub: Selected) -> str:

@@ -51,6 +51,13 @@ class Dialect:
         renumbered = self.PLACEHOLDER.sub(renumber, sql)
         return renumbered, [self.params[old - 1] for old in numbers]
 
+    def shift_placeholders(self, sql: str, shift: int) -> str:
+        """`sql` with every parameter number moved up by `shift` (a kept piece reused later
+        in a statement)."""
+        return self.PLACEHOLDER.sub(
+            lambda match: self.placeholder(int(match.group(1)) + shift), sql
+        )
+
     def obj(self, pairs: list[tuple[str, str]]) -> str:
         raise NotImplementedError
 
