@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
-            housekeeping = Housekeeping()
+            housekeeping = Housekeeping(settings=settings)
             housekeeping.start()
             try:
                 yield
@@ -164,7 +164,7 @@ async def _work(settings: Settings) -> None:
     """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
     from mailers.worker import deliver_until_signalled
 
-    housekeeping = Housekeeping()
+    housekeeping = Housekeeping(settings=settings)
     housekeeping.start()
     try:
         await deliver_until_signalled(settings)
