@@ -187,7 +187,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
 async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
     """Account holders' authorizations: pending, connected, declined, withdrawn."""
     for name, email, language, company, outcome in ACCOUNT_HOLDERS:
-        issued = await auth.register_account(
+        await auth.register_account(
             TOKEN_TTL_HOURS,
             name=name,
             email=email,
