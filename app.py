@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
+        Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
+        Route("/static/team.js", _static_file("team.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
