@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
-            housekeeping = Housekeeping()
+            housekeeping = Housekeeping(settings=settings)
             housekeeping.start()
             try:
                 yield
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
+        Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
+        Route("/static/team.js", _static_file("team.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
@@ -164,7 +166,7 @@ async def _work(settings: Settings) -> None:
     """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
     from mailers.worker import deliver_until_signalled
 
-    housekeeping = Housekeeping()
+    housekeeping = Housekeeping(settings=settings)
     housekeeping.start()
     try:
         await deliver_until_signalled(settings)

@@ -26,6 +26,9 @@ MODEL_MODULES = [
     "models.invitation",
     "models.outbox",
     "models.activity",
+    "models.identity",
+    "models.team",
+    "models.notification",
 ]
 
 
@@ -171,6 +174,13 @@ def _rate_limits(value: str) -> str:
     return value
 
 
+def _public_url(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an http(s):// URL without query or fragment")
+    return value.strip().rstrip("/")
+
+
 def _setting(default: str, parse: Callable[[str], Any]) -> Any:
     """A dataclass field read from PARTNERDESK_<NAME>, parsed and validated by `parse`."""
     return field(default=parse(default), metadata={"env_default": default, "parse": parse})
@@ -234,6 +244,14 @@ class Settings:
     compiled_reads: bool = _setting("true", _boolean)
     # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
     inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))
+
+    # Identity (issue 12): where the links in e-mails point, and how long their tokens live.
+    public_url: str = _setting("http://127.0.0.1:8000", _public_url)
+    email_verification_ttl_hours: int = _setting("168", _int_between(1, 24 * 366))
+    password_reset_ttl_minutes: int = _setting("60", _int_between(5, 24 * 60))
+    member_invitation_ttl_hours: int = _setting("168", _int_between(1, 24 * 366))
+    rate_limit_verification_email: str = _setting("3/hour", _rate_limits)
+    rate_limit_password_reset: str = _setting("5/hour", _rate_limits)
 
     @property
     def production(self) -> bool:

@@ -36,6 +36,12 @@ class EventKind(StrEnum):
     INVITATION_EXPIRED = "invitation.expired"
     ACCESS_REVOKED = "access.revoked"
     ACTIVITY_RECORDED = "activity.recorded"
+    # Team changes (resolvers/team.py); subject_id is the member or member invitation.
+    MEMBER_INVITED = "member.invited"
+    MEMBER_JOINED = "member.joined"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_REMOVED = "member.removed"
+    OWNERSHIP_TRANSFERRED = "ownership.transferred"
     # Bearer tokens were revoked (sign-out, a member removed, a password reset): every server
     # instance closes the websockets that were opened with them. Payload: {"token_ids": [...]}
     # or {"member_id": n} for every token of one member.

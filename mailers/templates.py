@@ -18,6 +18,9 @@ from string import Template
 DEFAULT_LANGUAGE = "en"
 # Where a wording puts the optional personal message (its own paragraph).
 MESSAGE_SLOT = "$message_block"
+# Where a wording puts its link ($link): a line of its own in text, an anchor in HTML.
+LINK_SLOT = "$link_block"
+LINK_MAX_LENGTH = 2000
 SUBJECT_MAX_LENGTH = 300  # EmailDelivery.subject
 NAME_MAX_LENGTH = 120
 # Bidirectional overrides and isolates: harmless to SMTP, but they can disguise a subject.
@@ -26,7 +29,8 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 @dataclass(frozen=True)
 class Wording:
-    """One template in one language; placeholders: $recipient, $partner (and $message)."""
+    """One template in one language; placeholders: $recipient, $partner, any other value
+    passed to `render` ($count, $summary, ...), and the slots for $message and $link."""
 
     subject: str
     paragraphs: tuple[str, ...]
@@ -98,25 +102,36 @@ def render(template: str, language: str | None, values: Mapping[str, str | None]
     language = resolve_language(template, language)
     wording = TEMPLATES[template][language]
     names = {
-        "recipient": header_text(values.get("recipient")),
-        "partner": header_text(values.get("partner")),
+        name: header_text(value)
+        for name, value in values.items()
+        if name not in ("message", "link") and isinstance(value, str)
     }
+    names.setdefault("recipient", "")
+    names.setdefault("partner", "")
     escaped = {name: html.escape(value, quote=True) for name, value in names.items()}
     message = (values.get("message") or "").replace("\r\n", "\n").strip()
+    link = header_text(values.get("link"), LINK_MAX_LENGTH)
 
     text_parts: list[str] = []
     html_parts: list[str] = []
     for paragraph in wording.paragraphs:
+        if paragraph == LINK_SLOT:
+            text_parts.append(link)
+            safe = html.escape(link, quote=True)
+            html_parts.append(f'<p><a href="{safe}" style="color:#2457d6;">{safe}</a></p>')
+            continue
         if paragraph == MESSAGE_SLOT:
             if message:
-                intro = Template(wording.message_intro)
-                text_parts += [intro.substitute(names), message]
-                html_parts += [
-                    f"<p>{intro.substitute(escaped)}</p>",
+                if wording.message_intro:
+                    intro = Template(wording.message_intro)
+                    text_parts.append(intro.substitute(names))
+                    html_parts.append(f"<p>{intro.substitute(escaped)}</p>")
+                text_parts.append(message)
+                html_parts.append(
                     MESSAGE_HTML.format(
                         message=html.escape(message, quote=True).replace("\n", "<br>\n")
-                    ),
-                ]
+                    )
+                )
             continue
         text_parts.append(Template(paragraph).substitute(names))
         html_parts.append(f"<p>{Template(paragraph).substitute(escaped)}</p>")

@@ -14,6 +14,9 @@ class AccountHolder(Model):
     language = fields.CharField(max_length=8, default="en")
     password_hash = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
+    email_verified_at = fields.DatetimeField(null=True)
+    # When they were last told that someone tried to register with their address.
+    registration_notice_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "account_holder"

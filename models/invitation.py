@@ -79,6 +79,8 @@ class AccessInvitation(Model):
     # 0004) enforces it in the database.
     customer_id: int | None
     closed_at = fields.DatetimeField(null=True)  # withdrawn, revoked or expired
+    # Set by the one housekeeping sweep that sent the expiry reminder (resolvers/reminders.py).
+    reminder_sent_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "access_invitation"

@@ -43,6 +43,19 @@ class PartnerMember(Model):
     role = fields.CharEnumField(MemberRole, max_length=10)
     password_hash = fields.CharField(max_length=200)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # The language of the e-mails they receive (notifications, password resets).
+    language = fields.CharField(max_length=8, default="en", db_default="en")
+    email_verified_at = fields.DatetimeField(null=True)
+    # A removed member's row stays, so that what they decided, assigned or were assigned
+    # keeps pointing at them; their address is released (a placeholder under the reserved
+    # .invalid domain) and every token of theirs is revoked (resolvers/team.py).
+    removed_at = fields.DatetimeField(null=True)
+    # Notification preferences; None means the role's default (resolvers/notifications.py).
+    notify_new_inquiry = fields.BooleanField(null=True)
+    notify_new_invitation = fields.BooleanField(null=True)
+    notify_expiry_reminder = fields.BooleanField(null=True)
+    # When they were last told that someone tried to register with their address.
+    registration_notice_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "partner_member"

@@ -11,9 +11,9 @@ from typing import Any
 
 from tortoise.connection import get_connection
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 import events
+from config import Settings
 from events import Event, EventKind
 from models.account import AccountHolder
 from models.auth import AuthToken, Realm
@@ -21,6 +21,7 @@ from models.partner import MemberRole, Partner, PartnerMember
 from resolvers.actor import ANONYMOUS, Actor
 from resolvers.conditions import NOW, to_sql
 from resolvers.errors import Conflict, Unauthenticated
+from resolvers.password_rules import check_new_password
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.rate_limits import Limit, enforce
 from resolvers.read_rules import valid_token
@@ -32,6 +33,7 @@ from resolvers.validation import (
     clean_text,
     lookup_key,
 )
+from resolvers.verification import notify_registration_attempt, send_verification_email
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 WRONG_CREDENTIALS = "E-mail or password is wrong."
@@ -46,17 +48,6 @@ class IssuedToken:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _check_password(problems: Problems, password: str) -> None:
-    if any(0xD800 <= ord(character) <= 0xDFFF for character in password):
-        problems.add(
-            "password", "Password contains characters that are not text (lone surrogates)."
-        )
-    elif len(password) < 10:
-        problems.add("password", "Password must have at least 10 characters.")
-    elif len(password) > 256:
-        problems.add("password", "Password must have at most 256 characters.")
 
 
 async def issue_token(
@@ -134,6 +125,8 @@ def _token_lookup_sql(postgres: bool) -> tuple[str, list[Any]]:
         " LEFT JOIN partner_member m ON m.id = t.member_id"
         " LEFT JOIN account_holder a ON a.id = t.account_id"
         f" WHERE {where}"
+        # A removed member's tokens are revoked with the removal; this makes sure of it.
+        " AND (t.member_id IS NULL OR m.removed_at IS NULL)"
     )
     return sql, order
 
@@ -161,9 +154,12 @@ async def register_partner(
     name: str,
     email: str,
     password: str,
+    language: str | None = None,
     client_ip: str | None = None,
+    settings: Settings | None = None,
 ) -> IssuedToken:
-    """A new partner with its owner, signed in."""
+    """A new partner with its owner, signed in; a verification e-mail goes to the owner."""
+    settings = settings or Settings()
     await enforce((Limit.REGISTER_PER_IP, client_ip))
     problems = Problems()
     partner_name_clean = clean_text(
@@ -174,28 +170,34 @@ async def register_partner(
         problems.add("slug", "Slug must be 3-63 lower-case letters, digits or hyphens.")
     name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
     email_clean = clean_email(problems, "email", email, required=True)
-    _check_password(problems, password)
+    language_clean = clean_language(problems, "language", language) or "en"
+    check_new_password(problems, "password", password, email_clean)
     problems.raise_if_any()
     assert partner_name_clean and name_clean and email_clean
     password_hash = await hash_password(password)
-    async with in_transaction():
-        try:
-            partner = await Partner.create(
-                slug=slug_clean, name=partner_name_clean, display_name=partner_name_clean
-            )
-        except IntegrityError:
-            raise Conflict("This slug is taken.", ("slug",)) from None
-        try:
+    try:
+        async with events.transaction():
+            try:
+                partner = await Partner.create(
+                    slug=slug_clean, name=partner_name_clean, display_name=partner_name_clean
+                )
+            except IntegrityError:
+                raise Conflict("This slug is taken.", ("slug",)) from None
             member = await PartnerMember.create(
                 partner=partner,
                 email=email_clean,
                 name=name_clean,
                 role=MemberRole.OWNER,
                 password_hash=password_hash,
+                language=language_clean,
             )
-        except IntegrityError:
-            raise Conflict("A partner member with this e-mail exists.", ("email",)) from None
-        return await issue_token(ttl_hours, member=member)
+            await send_verification_email(settings, member)
+            return await issue_token(ttl_hours, member=member)
+    except IntegrityError:
+        # Registration signs in, so it cannot pretend: CONFLICT, and the address's owner
+        # hears of the attempt (at most once a day).
+        await notify_registration_attempt(settings, PartnerMember, email_clean)
+        raise Conflict("A partner member with this e-mail exists.", ("email",)) from None
 
 
 async def register_account(
@@ -208,8 +210,10 @@ async def register_account(
     company_name: str | None = None,
     language: str | None = None,
     client_ip: str | None = None,
+    settings: Settings | None = None,
 ) -> IssuedToken:
-    """A new account holder, signed in."""
+    """A new account holder, signed in; a verification e-mail goes to their address."""
+    settings = settings or Settings()
     await enforce((Limit.REGISTER_PER_IP, client_ip))
     problems = Problems()
     name_clean = clean_text(problems, "name", name, max_length=200, required=True, label="Name")
@@ -219,12 +223,13 @@ async def register_account(
         problems, "companyName", company_name, max_length=200, label="Company name"
     )
     language_clean = clean_language(problems, "language", language) or "en"
-    _check_password(problems, password)
+    check_new_password(problems, "password", password, email_clean)
     problems.raise_if_any()
+    assert email_clean is not None
     password_hash = await hash_password(password)
     for _attempt in range(5):
         try:
-            async with in_transaction():
+            async with events.transaction():
                 account = await AccountHolder.create(
                     account_number=f"A{secrets.randbelow(10**9):09d}",
                     email=email_clean,
@@ -234,9 +239,11 @@ async def register_account(
                     language=language_clean,
                     password_hash=password_hash,
                 )
+                await send_verification_email(settings, account)
                 return await issue_token(ttl_hours, account=account)
         except IntegrityError:
             if await AccountHolder.exists(email=email_clean):
+                await notify_registration_attempt(settings, AccountHolder, email_clean)
                 raise Conflict("An account with this e-mail exists.", ("email",)) from None
             # otherwise the random account number collided: draw again
     raise Conflict("Could not allocate an account number; try again.")
@@ -260,7 +267,7 @@ async def login(
     if normalized is None:
         pass  # no stored e-mail looks like this: the same answer as an unknown one
     elif realm == Realm.PARTNER:
-        person = await PartnerMember.get_or_none(email=normalized)
+        person = await PartnerMember.get_or_none(email=normalized, removed_at=None)
     else:
         person = await AccountHolder.get_or_none(email=normalized)
     if not await verify_password(person.password_hash if person else None, password or ""):
@@ -290,3 +297,26 @@ async def logout(actor: Actor) -> None:
                     payload={"token_ids": [actor.token_id]},
                 )
             )
+
+
+async def revoke_all_tokens(person: PartnerMember | AccountHolder) -> int:
+    """Sign `person` out everywhere (inside the caller's events.transaction()): every bearer
+    token revoked; a member's open websockets close with 4401 on every instance."""
+    column = "member_id" if isinstance(person, PartnerMember) else "account_id"
+    revoked = await AuthToken.filter(**{column: person.id}, revoked_at=None).update(
+        revoked_at=datetime.now(UTC)
+    )
+    if isinstance(person, PartnerMember):
+        events.publish_later(
+            Event(EventKind.SESSIONS_REVOKED, person.partner_id, payload={"member_id": person.id})
+        )
+    return revoked
+
+
+async def logout_everywhere(actor: Actor) -> None:
+    """Revoke every token of the signed-in login, this request's too."""
+    person = actor.member or actor.account
+    if person is None:
+        raise Unauthenticated()
+    async with events.transaction():
+        await revoke_all_tokens(person)

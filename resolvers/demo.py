@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from models.account import AccountHolder
 from models.invitation import AccessPermission, AccessScope
 from models.item import TaskPriority
 from models.partner import MemberRole, Partner, PartnerMember
@@ -60,6 +61,9 @@ ACCOUNT_HOLDERS = [
     ("Paul Weiß", "paul.weiss@example.org", "de", None, "declined"),
     ("Lucia Romano", "lucia.romano@example.org", "it", None, "withdrawn"),
 ]
+# Registered but never confirmed: shows the unverified state (sendAccessInvitation answers
+# EMAIL_NOT_VERIFIED for it). Every other demo login is verified.
+UNVERIFIED_ACCOUNT = ("Nora Weber", "nora.weber@example.org", "de")
 INQUIRIES = [
     (
         "Francesca Galli",
@@ -106,6 +110,7 @@ def demo_logins() -> list[tuple[str, str, str]]:
     logins.append(("PARTNER", "member@studio-aurora.example", DEMO_PASSWORD))
     for _name, email, *_rest in ACCOUNT_HOLDERS:
         logins.append(("ACCOUNT", email, DEMO_PASSWORD))
+    logins.append(("ACCOUNT", UNVERIFIED_ACCOUNT[1], f"{DEMO_PASSWORD}  (e-mail not verified)"))
     return logins
 
 
@@ -182,7 +187,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
 async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
     """Account holders' authorizations: pending, connected, declined, withdrawn."""
     for name, email, language, company, outcome in ACCOUNT_HOLDERS:
-        issued = await auth.register_account(
+        await auth.register_account(
             TOKEN_TTL_HOURS,
             name=name,
             email=email,
@@ -190,7 +195,8 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             language=language,
             company_name=company,
         )
-        holder = issued.actor
+        await AccountHolder.filter(email=email).update(email_verified_at=datetime.now(UTC))
+        holder = Actor(account=await AccountHolder.get(email=email))
         scope = (
             {"scope": AccessScope.FULL}
             if outcome != "pending" or company
@@ -220,6 +226,10 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             )
         elif outcome == "withdrawn":
             await invitations.withdraw_invitation(holder, invitation.id)
+    name, email, language = UNVERIFIED_ACCOUNT
+    await auth.register_account(
+        TOKEN_TTL_HOURS, name=name, email=email, password=DEMO_PASSWORD, language=language
+    )
 
 
 async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 30) -> bool:
@@ -236,7 +246,10 @@ async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 
                 email=f"owner@{slug}.example",
                 password=DEMO_PASSWORD,
             )
-            owner = Actor(member=issued.actor.member)
+            await PartnerMember.filter(email=f"owner@{slug}.example").update(
+                email_verified_at=datetime.now(UTC)
+            )
+            owner = Actor(member=await PartnerMember.get(email=f"owner@{slug}.example"))
             await partners.update_partner_profile(
                 owner,
                 {
@@ -254,6 +267,7 @@ async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 
                     name="Marco Neri",
                     role=MemberRole.MEMBER,
                     password_hash=await hash_password(DEMO_PASSWORD),
+                    email_verified_at=datetime.now(UTC),
                 )
                 customer_ids = [
                     (await customers.create_customer(owner, _snake(values))).id

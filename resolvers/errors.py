@@ -16,6 +16,9 @@ class ErrorCode(StrEnum):
     EXPIRED = "EXPIRED"
     PROFILE_NOT_PUBLIC = "PROFILE_NOT_PUBLIC"
     RATE_LIMITED = "RATE_LIMITED"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    LAST_OWNER = "LAST_OWNER"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,24 @@ class Expired(DomainError):
 
 class ProfileNotPublic(DomainError):
     code = ErrorCode.PROFILE_NOT_PUBLIC
+
+
+class EmailNotVerified(DomainError):
+    code = ErrorCode.EMAIL_NOT_VERIFIED
+
+
+class InvalidToken(DomainError):
+    """A verification, reset or member-invitation token that is unknown, used, revoked or
+    expired: the four are never told apart."""
+
+    code = ErrorCode.INVALID_TOKEN
+
+    def __init__(self, path: tuple[str, ...] = ("token",)) -> None:
+        super().__init__("This link is invalid or has expired: ask for a new one.", path)
+
+
+class LastOwner(DomainError):
+    code = ErrorCode.LAST_OWNER
 
 
 class RateLimited(DomainError):

@@ -1,4 +1,6 @@
-"""Periodic state changes that no request makes: overdue access invitations expire.
+"""Periodic state changes that no request makes: overdue access invitations expire,
+expiry reminders and notification digests go out, password-reset requests left behind by a
+stopped process are answered.
 
 Every `partnerdesk serve` and `partnerdesk worker` process runs the sweep; each step is a
 conditional UPDATE, so several processes sweeping at once change each row once.
@@ -10,23 +12,34 @@ import asyncio
 import contextlib
 import logging
 
+from config import Settings
 from resolvers.invitations import expire_overdue
+from resolvers.notifications import send_due_digests
+from resolvers.password_reset import dispatch_password_resets
+from resolvers.reminders import send_expiry_reminders
 
 log = logging.getLogger("partnerdesk.housekeeping")
 
 SWEEP_SECONDS = 60.0
 
 
-async def sweep_once() -> dict[str, int]:
+async def sweep_once(settings: Settings | None = None) -> dict[str, int]:
     """Run every housekeeping step once; what each changed."""
-    return {"invitations expired": await expire_overdue()}
+    settings = settings or Settings()
+    return {
+        "invitations expired": await expire_overdue(),
+        "expiry reminders sent": await send_expiry_reminders(settings),
+        "notification digests queued": await send_due_digests(settings),
+        "password resets sent": await dispatch_password_resets(settings),
+    }
 
 
 class Housekeeping:
     """Runs `sweep_once` every `interval` seconds, from one interval after start until stop."""
 
-    def __init__(self, interval: float = SWEEP_SECONDS) -> None:
+    def __init__(self, interval: float = SWEEP_SECONDS, settings: Settings | None = None) -> None:
         self.interval = interval
+        self.settings = settings
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -43,7 +56,7 @@ class Housekeeping:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                changed = await sweep_once()
+                changed = await sweep_once(self.settings)
             except Exception:  # the next sweep tries again; a request never waits on this
                 log.exception("housekeeping sweep failed")
                 continue

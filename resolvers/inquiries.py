@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import events
+from config import Settings
 from events.activity import record_activity
+from mailers.identity_templates import NEW_INQUIRY
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
+from models.notification import NotificationKind
 from models.statements import insert_returning_id, update_returning_ids
 from resolvers.actor import Actor
 from resolvers.customers import (
@@ -19,6 +22,7 @@ from resolvers.customers import (
     prepare_target,
 )
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
+from resolvers.notifications import notify_team
 from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_partner_id
 from resolvers.rate_limits import Limit, enforce
@@ -35,7 +39,11 @@ async def new_inquiry_count(actor: Actor) -> int:
 
 
 async def submit_inquiry(
-    given: Mapping[str, Any], *, client_ip: str | None = None, min_fill_seconds: float = 0
+    given: Mapping[str, Any],
+    *,
+    client_ip: str | None = None,
+    min_fill_seconds: float = 0,
+    settings: Settings | None = None,
 ) -> int | None:
     """Store a visitor's inquiry to a public profile: its id; None when a spam trap caught a bot.
 
@@ -102,6 +110,14 @@ async def submit_inquiry(
             ActivityVerb.INQUIRY_RECEIVED,
             f"Inquiry received from {name}" + (f" ({company_name})" if company_name else ""),
             subject=("Inquiry", inquiry_id),
+        )
+        await notify_team(
+            settings or Settings(),
+            partner_id,
+            NotificationKind.NEW_INQUIRY,
+            NEW_INQUIRY,
+            {"sender": name + (f" ({company_name})" if company_name else ""), "message": message},
+            caused_by_email=email,
         )
     return inquiry_id
 

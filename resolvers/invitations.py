@@ -21,6 +21,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 
 import events
+from config import Settings
 from events.activity import record_activity
 from mailers.outbox import queue_email
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
@@ -46,10 +47,12 @@ from resolvers.errors import (
     AlreadyProcessed,
     Conflict,
     DomainError,
+    EmailNotVerified,
     Expired,
     NotFound,
     ProfileNotPublic,
 )
+from resolvers.notifications import notify_invitation_received
 from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_profile
 from resolvers.rate_limits import Limit, enforce
@@ -119,10 +122,13 @@ def _clean_permissions(
 
 
 async def send_access_invitation(
-    actor: Actor, ttl_days: int, given: Mapping[str, Any]
+    actor: Actor, ttl_days: int, given: Mapping[str, Any], settings: Settings | None = None
 ) -> AccessInvitation:
-    """An account holder authorizes a partner (public profile); expires after `ttl_days`."""
+    """A verified account holder authorizes a partner (public profile) for `ttl_days`; the
+    partner's team is e-mailed as each member asked."""
     account = actor.require_account()
+    if account.email_verified_at is None:
+        raise EmailNotVerified("Confirm your e-mail address first (the link we sent you).")
     await enforce((Limit.INVITATION_PER_ACCOUNT, account.id))
     partner = await public_profile(given.get("partner_slug") or "")
     if partner is None:
@@ -164,6 +170,7 @@ async def send_access_invitation(
                 actor=actor,
                 subject=("AccessInvitation", invitation.id),
             )
+            await notify_invitation_received(settings, invitation, account)
     except IntegrityError:
         raise Conflict(
             "You already have a pending or connected authorization with this partner.",

@@ -51,6 +51,20 @@ MUTATION_AUDIENCES: dict[str, Audience] = {
     "sendAccessInvitation": Audience.ACCOUNT_HOLDER,
     "withdrawInvitation": Audience.ACCOUNT_HOLDER,
     "revokeAccess": Audience.ACCOUNT_HOLDER,
+    # Identity and team (issue 12)
+    "verifyEmail": Audience.ANYONE,
+    "requestPasswordReset": Audience.ANYONE,
+    "resetPassword": Audience.ANYONE,
+    "acceptMemberInvitation": Audience.ANYONE,
+    "resendVerificationEmail": Audience.SIGNED_IN,
+    "changePassword": Audience.SIGNED_IN,
+    "logoutEverywhere": Audience.SIGNED_IN,
+    "updateNotificationPreferences": Audience.MEMBER,
+    "inviteMember": Audience.ADMIN,
+    "revokeMemberInvitation": Audience.ADMIN,
+    "removeMember": Audience.ADMIN,
+    "changeMemberRole": Audience.OWNER,
+    "transferOwnership": Audience.OWNER,
 }
 
 _ROLES_OF = {

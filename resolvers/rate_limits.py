@@ -26,6 +26,8 @@ class Limit(StrEnum):
     LOGIN_PER_EMAIL_CEILING = "login-email-ceiling"
     REGISTER_PER_IP = "register-ip"
     INVITATION_PER_ACCOUNT = "invitation-account"
+    VERIFICATION_EMAIL_PER_LOGIN = "verification-login"
+    PASSWORD_RESET_PER_EMAIL = "reset-email"
 
 
 class RateLimits:
@@ -47,6 +49,8 @@ class RateLimits:
             Limit.LOGIN_PER_EMAIL_CEILING: parse_many(settings.rate_limit_login_email_ceiling),
             Limit.REGISTER_PER_IP: parse_many(settings.rate_limit_register_ip),
             Limit.INVITATION_PER_ACCOUNT: parse_many(settings.rate_limit_invitation_account),
+            Limit.VERIFICATION_EMAIL_PER_LOGIN: parse_many(settings.rate_limit_verification_email),
+            Limit.PASSWORD_RESET_PER_EMAIL: parse_many(settings.rate_limit_password_reset),
         }
 
     async def hit(self, *checks: tuple[Limit, str | int | None]) -> None:

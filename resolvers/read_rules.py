@@ -27,6 +27,7 @@ from models.invitation import AccessInvitation, InvitationStatus
 from models.item import Contract, Domain, Task
 from models.outbox import EmailDelivery
 from models.partner import Partner, PartnerMember
+from models.team import MemberInvitation, MemberInvitationStatus
 from resolvers.actor import Actor
 from resolvers.conditions import (
     NOW,
@@ -215,7 +216,39 @@ ACTIVITY = ReadRules(
     orders={"NEWEST_FIRST": NEWEST_FIRST},
     filters={"customer_id": lambda customer_id: equals(customer_id=customer_id)},
 )
+# A removed member's row stays (what they decided or were assigned still names them), but
+# lists of the team and new assignments only take the active ones.
+ACTIVE_MEMBERS = (IsNull("removed_at"),)
 MEMBERS = ReadRules(PartnerMember, orders={"OLDEST_FIRST": BY_ID})
+
+# A member invitation reads as EXPIRED once past expires_at, like access authorizations.
+PENDING_MEMBER_INVITATIONS: tuple[Condition, ...] = (
+    Compare("status", "=", MemberInvitationStatus.PENDING),
+    Compare("expires_at", ">", NOW),
+)
+
+
+def _member_invitation_status(status: MemberInvitationStatus) -> Condition:
+    if status == MemberInvitationStatus.PENDING:
+        return AllOf(PENDING_MEMBER_INVITATIONS)
+    if status == MemberInvitationStatus.EXPIRED:
+        overdue = AllOf(
+            (
+                Compare("status", "=", MemberInvitationStatus.PENDING),
+                Compare("expires_at", "<=", NOW),
+            )
+        )
+        return AnyOf((Compare("status", "=", status), overdue))
+    return Compare("status", "=", status)
+
+
+MEMBER_INVITATIONS = ReadRules(
+    MemberInvitation,
+    orders={"NEWEST_FIRST": NEWEST_FIRST},
+    filters={
+        "statuses": lambda statuses: [AnyOf(tuple(_member_invitation_status(s) for s in statuses))],
+    },
+)
 EMAILS = ReadRules(EmailDelivery, orders={"NEWEST_FIRST": NEWEST_FIRST})
 PARTNERS = ReadRules(Partner, scope=Scope(member_column="id"))
 
@@ -230,6 +263,7 @@ READ_RULES: dict[type[Model], ReadRules] = {
         INVITATIONS,
         ACTIVITY,
         MEMBERS,
+        MEMBER_INVITATIONS,
         EMAILS,
         PARTNERS,
     )
@@ -269,6 +303,12 @@ def scoped(model: type[ModelT], actor: Actor) -> QuerySet[ModelT]:
     """The rows of `model` the actor may read; every read of tenant data starts here."""
     column, value = tenant(model, actor)
     return model.filter(**{column: value})
+
+
+def active_team(partner_id: int) -> QuerySet[PartnerMember]:
+    """A partner's active members, for what the system does on the partner's behalf (the
+    notification e-mails), where no member is signed in."""
+    return PartnerMember.filter(partner_id=partner_id).filter(to_q(ACTIVE_MEMBERS))
 
 
 def selected(

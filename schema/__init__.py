@@ -9,12 +9,14 @@ from config import Settings
 from schema.activity import ActivityQuery
 from schema.auth import AccountHolder, AuthMutation, AuthQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.identity import IdentityMutation
 from schema.inquiries import InquiryMutation, InquiryQuery
 from schema.invitations import InvitationMutation, InvitationQuery
 from schema.items import ItemMutation, ItemQuery
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
 from schema.subscriptions import LiveSubscription
+from schema.team import MemberInvitation, TeamMutation
 
 
 @strawberry.type
@@ -44,6 +46,8 @@ class Mutation(
     ItemMutation,
     InquiryMutation,
     InvitationMutation,
+    IdentityMutation,
+    TeamMutation,
 ):
     pass
 
@@ -60,6 +64,6 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Partner, PartnerMember, AccountHolder],
+        types=[Partner, PartnerMember, AccountHolder, MemberInvitation],
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

@@ -14,7 +14,7 @@ from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id, to_opaque_id
 from schema.mutations import mutation
-from schema.partners import PartnerMember
+from schema.partners import NotificationPreferences, PartnerMember
 from schema.relay import Node
 
 strawberry.enum(
@@ -22,6 +22,7 @@ strawberry.enum(
 )
 
 
+PASSWORD_RULES = "12-128 characters, not the e-mail address, not a common password."
 CLOSED = "Empty once the authorization a partner sees it through is closed."
 
 
@@ -45,6 +46,10 @@ class AccountHolder(Node):
         description="Null once the authorization is closed."
     )
     language: str = strawberry.field(description=CLOSED)
+    email_verified: bool = strawberry.field(
+        description="Whether they proved the address with the verification link (an account "
+        "must have, to send an authorization). False once the authorization is closed."
+    )
 
     @classmethod
     def from_model(cls, account: AccountHolderModel) -> AccountHolder:
@@ -56,6 +61,7 @@ class AccountHolder(Node):
             phone=account.phone,
             company_name=account.company_name,
             language=account.language,
+            email_verified=account.email_verified_at is not None,
         )
 
     @classmethod
@@ -69,6 +75,7 @@ class AccountHolder(Node):
             phone=None,
             company_name=None,
             language="",
+            email_verified=False,
         )
 
 
@@ -77,12 +84,18 @@ class Viewer:
     realm: Realm
     member: PartnerMember | None
     account: AccountHolder | None
+    notification_preferences: NotificationPreferences | None = strawberry.field(
+        default=None, description="Set when realm = PARTNER: which e-mails I get."
+    )
 
     @classmethod
     def of(cls, actor: Actor) -> Viewer | None:
         if actor.member is not None:
             return cls(
-                realm=Realm.PARTNER, member=PartnerMember.from_model(actor.member), account=None
+                realm=Realm.PARTNER,
+                member=PartnerMember.from_model(actor.member),
+                account=None,
+                notification_preferences=NotificationPreferences.of(actor.member),
             )
         if actor.account is not None:
             return cls(
@@ -129,14 +142,17 @@ class RegisterPartnerInput:
     )
     name: str
     email: str
-    password: str = strawberry.field(description="At least 10 characters.")
+    password: str = strawberry.field(description=PASSWORD_RULES)
+    language: str | None = strawberry.field(
+        default=None, description='Language of the owner\'s e-mails ("en", "de", "it", ...).'
+    )
 
 
 @strawberry.input
 class RegisterAccountInput:
     name: str
     email: str
-    password: str
+    password: str = strawberry.field(description=PASSWORD_RULES)
     phone: str | None = None
     company_name: str | None = None
     language: str | None = None
@@ -151,7 +167,10 @@ class AuthQuery:
 
 @strawberry.type
 class AuthMutation:
-    @mutation(description="Create a partner and its owner, and sign the owner in.")
+    @mutation(
+        description="Create a partner and its owner, and sign the owner in; a verification "
+        "e-mail goes to the owner. A taken address is CONFLICT (its owner is told, once a day)."
+    )
     async def register_partner(self, info: Info, input: RegisterPartnerInput) -> AuthPayload:
         issued = await auth.register_partner(
             info.context.settings.token_ttl_hours,
@@ -160,11 +179,16 @@ class AuthMutation:
             name=input.name,
             email=input.email,
             password=input.password,
+            language=input.language,
             client_ip=info.context.actor.client_ip,
+            settings=info.context.settings,
         )
         return AuthPayload.issued(issued)
 
-    @mutation(description="Create an account holder and sign them in.")
+    @mutation(
+        description="Create an account holder and sign them in; a verification e-mail goes to "
+        "the address. A taken address is CONFLICT (its owner is told, once a day)."
+    )
     async def register_account(self, info: Info, input: RegisterAccountInput) -> AuthPayload:
         issued = await auth.register_account(
             info.context.settings.token_ttl_hours,
@@ -175,6 +199,7 @@ class AuthMutation:
             company_name=input.company_name,
             language=input.language,
             client_ip=info.context.actor.client_ip,
+            settings=info.context.settings,
         )
         return AuthPayload.issued(issued)
 

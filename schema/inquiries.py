@@ -170,6 +170,7 @@ class InquiryMutation:
             given_fields(input),
             client_ip=info.context.actor.client_ip,
             min_fill_seconds=info.context.settings.inquiry_min_fill_seconds,
+            settings=info.context.settings,
         )
         return SubmitInquiryPayload(accepted=True, errors=[])
 

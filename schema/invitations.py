@@ -293,8 +293,9 @@ class InvitationMutation:
     async def send_access_invitation(
         self, info: Info, input: SendAccessInvitationInput
     ) -> InvitationPayload:
+        settings = info.context.settings
         invitation = await invitations.send_access_invitation(
-            info.context.actor, info.context.settings.invitation_ttl_days, given_fields(input)
+            info.context.actor, settings.invitation_ttl_days, given_fields(input), settings
         )
         return InvitationPayload.of(invitation)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import activity, customers, inquiries, invitations, items, partners
+from resolvers import activity, customers, inquiries, invitations, items, partners, team
 from resolvers.actor import Actor
 from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
@@ -20,6 +20,7 @@ from schema.invitations import AccessInvitation, EmailDelivery
 from schema.items import Contract, Domain, Task
 from schema.partners import Partner, PartnerMember
 from schema.relay import Node
+from schema.team import MemberInvitation
 
 NodeFetcher = Callable[[Actor, int], Awaitable[Any]]
 
@@ -84,6 +85,11 @@ async def _email(actor: Actor, pk: int) -> EmailDelivery | None:
     return EmailDelivery.from_model(found) if found else None
 
 
+async def _member_invitation(actor: Actor, pk: int) -> MemberInvitation | None:
+    found = await team.get_member_invitation(actor, pk)
+    return MemberInvitation.from_model(found) if found else None
+
+
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
 NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Customer": _customer,
@@ -97,6 +103,7 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Domain": _domain,
     "Contract": _contract,
     "Task": _task,
+    "MemberInvitation": _member_invitation,
 }
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from models import partner as models
+from models.notification import NotificationKind
 from models.partner import MemberRole
-from resolvers import inquiries, invitations, partners
+from models.team import MemberInvitationStatus
+from resolvers import inquiries, invitations, partners, team
+from resolvers.notifications import preferences_of
 from schema.context import Info
 from schema.errors import UserError
 from schema.ids import to_global_id
@@ -16,7 +20,11 @@ from schema.inputs import given_fields
 from schema.mutations import mutation
 from schema.relay import Node
 
+if TYPE_CHECKING:
+    from schema.team import MemberInvitation
+
 strawberry.enum(MemberRole)
+strawberry.enum(MemberInvitationStatus)
 
 
 @strawberry.type(description="What visitors see on a partner's public page.")
@@ -67,27 +75,80 @@ class Partner(Node):
     async def new_inquiry_count(self, info: Info) -> int:
         return await inquiries.new_inquiry_count(info.context.actor)
 
+    @strawberry.field(description="The team: active members, oldest first.")
+    async def members(self, info: Info) -> list[PartnerMember]:
+        return [PartnerMember.from_model(m) for m in await team.list_members(info.context.actor)]
 
-@strawberry.type(description="A person working for a partner.")
+    @strawberry.field(
+        description="Invitations to join the team, newest first (PENDING past its expiry reads "
+        "as EXPIRED). OWNER and ADMIN see them; a MEMBER gets []."
+    )
+    async def member_invitations(
+        self, info: Info, status: list[MemberInvitationStatus] | None = None
+    ) -> list[Annotated[MemberInvitation, strawberry.lazy("schema.team")]]:
+        from schema.team import MemberInvitation
+
+        found = await team.list_member_invitations(info.context.actor, status)
+        return [MemberInvitation.from_model(invitation) for invitation in found]
+
+
+@strawberry.type(
+    description="A person working for a partner. A removed member still appears where they "
+    "decided, assigned or were assigned something, with their name, an empty e-mail and "
+    "`removedAt`; `Partner.members` lists active members only."
+)
 class PartnerMember(Node):
     email: str
     name: str
     role: MemberRole
+    email_verified: bool = strawberry.field(
+        description="Whether the member has proved the address (a verification link, or "
+        "joining through an invitation e-mail)."
+    )
+    joined_at: datetime
+    removed_at: datetime | None = strawberry.field(description="Set once removed from the team.")
     _partner_id: strawberry.Private[int]
 
     @classmethod
     def from_model(cls, member: models.PartnerMember) -> PartnerMember:
         return cls(
             id=to_global_id("PartnerMember", member.id),
-            email=member.email,
+            email="" if member.removed_at else member.email,
             name=member.name,
             role=member.role,
+            email_verified=member.email_verified_at is not None,
+            joined_at=member.created_at,
+            removed_at=member.removed_at,
             _partner_id=member.partner_id,
         )
 
     @strawberry.field
     async def partner(self, info: Info) -> Partner:
         return Partner.from_model(await info.context.loaders.partner.load(self._partner_id))
+
+
+@strawberry.type(
+    description="Which e-mails a member wants (defaults: on for OWNER/ADMIN, off for MEMBER)."
+)
+class NotificationPreferences:
+    new_inquiry: bool = strawberry.field(description="E-mail me when an inquiry arrives.")
+    new_invitation: bool = strawberry.field(
+        description="E-mail me when an access authorization arrives."
+    )
+    expiry_reminder: bool = strawberry.field(
+        description="E-mail me when a pending authorization expires within 3 days."
+    )
+    language: str = strawberry.field(description="The language of my e-mails.")
+
+    @classmethod
+    def of(cls, member: models.PartnerMember) -> NotificationPreferences:
+        wanted = preferences_of(member)
+        return cls(
+            new_inquiry=wanted[NotificationKind.NEW_INQUIRY],
+            new_invitation=wanted[NotificationKind.NEW_INVITATION],
+            expiry_reminder=wanted[NotificationKind.EXPIRY_REMINDER],
+            language=member.language,
+        )
 
 
 @strawberry.input

@@ -21,7 +21,7 @@
   var elements = {};
   [
     'login', 'login-form', 'login-email', 'login-password', 'login-submit', 'login-error',
-    'dashboard', 'greeting', 'partner-name', 'status', 'logout',
+    'dashboard', 'greeting', 'partner-name', 'status', 'logout', 'team-link',
     'pending-invitations', 'new-inquiries', 'activity', 'activity-empty',
   ].forEach(function (id) {
     elements[id] = document.getElementById(id);
@@ -195,6 +195,7 @@
       elements.login.hidden = true;
       elements.dashboard.hidden = false;
       elements.logout.hidden = false;
+      elements['team-link'].hidden = false;
       var client = connectLive(token);
       if (!client || !session) return;
       session.client = client;
@@ -227,6 +228,7 @@
     if (token && !message) graphql('mutation { logout { ok } }', {}, token).catch(function () {});
     elements.dashboard.hidden = true;
     elements.logout.hidden = true;
+    elements['team-link'].hidden = true;
     elements.login.hidden = false;
     elements['partner-name'].textContent = '';
     ['pending-invitations', 'new-inquiries'].forEach(function (id) {

@@ -3,7 +3,8 @@
 Partner A and partner B each get customers (one archived), a domain, a contract and a
 task assigned to a customer and to a second team member, inquiries (one NEW, one
 converted, one dismissed), and access authorizations from their own account holders:
-one pending, one declined (with its queued decline e-mail) and one connected. Every
+one pending, one declined (with its queued decline e-mail) and one connected; a pending
+member invitation and a password-reset request of the owner. Every
 change leaves its activity events. Account holders are never shared between the two
 partners, so "B's account holder" is invisible to A by design.
 """
@@ -46,6 +47,8 @@ mutation($input: SendAccessInvitationInput!) {{
   sendAccessInvitation(input: $input) {{ invitation {{ id }} {ERRORS} }}
 }}"""
 CONNECT = f"mutation($input: ConnectCustomerInput!) {{ connectCustomer(input: $input) {{ customer {{ id }} {ERRORS} }} }}"
+INVITE_MEMBER = f"mutation($input: InviteMemberInput!) {{ inviteMember(input: $input) {{ memberInvitation {{ id }} {ERRORS} }} }}"
+REQUEST_RESET = f"mutation($input: RequestPasswordResetInput!) {{ requestPasswordReset(input: $input) {{ ok {ERRORS} }} }}"
 DECLINE = f"mutation($input: DeclineInvitationInput!) {{ declineInvitation(input: $input) {{ email {{ id }} {ERRORS} }} }}"
 
 
@@ -206,6 +209,14 @@ async def build_partner(client: GraphQLClient, label: str) -> PartnerData:
         token,
     )
     data.add("Customer", connected["customer"]["id"])
+
+    invited = await client.mutate(
+        INVITE_MEMBER,
+        {"input": {"email": f"{unique(f'{label}-recruit')}@example.net", "role": "MEMBER"}},
+        token,
+    )
+    data.add("MemberInvitation", invited["memberInvitation"]["id"])
+    await client.mutate(REQUEST_RESET, {"input": {"realm": "PARTNER", "email": login.email}})
     return data
 
 

@@ -213,3 +213,53 @@ async def test_dashboard_updates_live(
     await page.screenshot(path=tmp_path / "dashboard-live.png", full_page=True)
     assert elapsed <= 2.0
     assert recorded.outside_requests == []
+
+
+INVITATION_EMAILS = """
+{ viewer { member { partner { memberInvitations(status: [PENDING]) { email role } } } } }"""
+
+
+async def test_team_page_lists_members_invites_and_saves_preferences(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given a signed-in owner on the dashboard, who follows the link to the team page
+    partner = await register_partner(api)
+    await sign_in(page, server, partner)
+    await expect(page.locator("#team-link")).to_be_visible(timeout=10_000)
+    await page.click("#team-link")
+
+    # then the page lists the owner
+    await expect(page.locator("#members")).to_contain_text("Owner Person", timeout=10_000)
+    await expect(page.locator("#members")).to_contain_text("OWNER")
+
+    # when the owner invites a colleague as ADMIN
+    await page.fill("#invite-email", "colleague@example.net")
+    await page.select_option("#invite-role", "ADMIN")
+    await page.click("#invite-submit")
+
+    # then the invitation is listed as pending, and the API agrees
+    await expect(page.locator("#pending-invitations")).to_contain_text(
+        "colleague@example.net", timeout=10_000
+    )
+    pending = await api.gql(INVITATION_EMAILS, token=partner.token)
+    invitations = pending["viewer"]["member"]["partner"]["memberInvitations"]
+    assert invitations == [{"email": "colleague@example.net", "role": "ADMIN"}]
+
+    # when the owner turns inquiry e-mails off and picks German
+    await expect(page.locator("#pref-new-inquiry")).to_be_checked()
+    await page.uncheck("#pref-new-inquiry")
+    await page.select_option("#pref-language", "de")
+    await page.click("#preferences-submit")
+
+    # then the preferences are saved
+    await expect(page.locator("#preferences-message")).to_have_text(
+        "Preferences saved.", timeout=10_000
+    )
+    saved = await api.gql(
+        "{ viewer { notificationPreferences { newInquiry language } } }", token=partner.token
+    )
+    assert saved["viewer"]["notificationPreferences"] == {"newInquiry": False, "language": "de"}
+    await page.screenshot(path=tmp_path / "team.png", full_page=True)
+    assert recorded.outside_requests == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from tortoise.exceptions import IntegrityError
+from tortoise.queryset import QuerySet
 
 from config import Settings
 from models.activity import ActivityEvent, ActivityVerb
@@ -99,6 +100,11 @@ query($id: ID!) {
     ... on EmailDelivery { emailStatus: status subject }
   }
 }"""
+
+
+def decision_emails() -> QuerySet[EmailDelivery]:
+    """The e-mails a decision sends the account holder (not verification or team notices)."""
+    return EmailDelivery.filter(template__in=["invitation_declined", "invitation_connected"])
 
 
 def _pk(global_id: str) -> int:
@@ -312,7 +318,7 @@ async def test_expired_authorization_cannot_be_decided_or_withdrawn(client: Grap
     withdraw = await client.gql(WITHDRAW, {"input": {"invitationId": invitation_id}}, account.token)
     assert withdraw["withdrawInvitation"]["errors"][0]["code"] == "EXPIRED"
     assert await Customer.all().count() == 0
-    assert await EmailDelivery.all().count() == 0
+    assert await decision_emails().count() == 0
 
 
 async def test_an_expired_pending_one_does_not_block_a_new_one(client: GraphQLClient) -> None:
@@ -362,7 +368,7 @@ async def test_connect_creates_a_customer_from_the_account_and_confirms_by_mail(
     assert invitation["status"] == "CONNECTED"
     assert invitation["decidedBy"] == {"name": "Owner Person"}
     assert invitation["customer"] == {"id": customer["id"]}
-    (email,) = await EmailDelivery.all()
+    (email,) = await decision_emails()
     assert (email.template, email.language, email.to_address, email.status, email.attempts) == (
         "invitation_connected",
         "de",
@@ -453,7 +459,7 @@ async def test_a_connect_that_loses_the_race_for_a_customer_changes_nothing(
     await client.mutate(
         CONNECT, {"input": {"invitationId": first_id, "target": target}}, partner.token
     )
-    emails_before = await EmailDelivery.all().count()
+    emails_before = await decision_emails().count()
     activity_before = await ActivityEvent.all().count()
 
     async def sees_nothing(customer_id: int, invitation_id: int) -> bool:
@@ -470,7 +476,7 @@ async def test_a_connect_that_loses_the_race_for_a_customer_changes_nothing(
     ]
     stored = await AccessInvitation.get(id=_pk(second_id))
     assert (stored.status, stored.customer_id, stored.decided_at) == ("PENDING", None, None)
-    assert await EmailDelivery.all().count() == emails_before
+    assert await decision_emails().count() == emails_before
     assert await ActivityEvent.all().count() == activity_before
 
 
@@ -533,7 +539,7 @@ async def test_connect_with_bad_override_keeps_the_authorization_pending(
         ("VALIDATION", ["target", "newCustomer", "phone"])
     ]
     assert (await AccessInvitation.get(id=_pk(invitation_id))).status == "PENDING"
-    assert await EmailDelivery.all().count() == 0
+    assert await decision_emails().count() == 0
 
 
 # ---------------------------------------------------------------- decline
@@ -606,7 +612,7 @@ async def test_bad_personal_message_is_rejected_and_nothing_changes(
         ("VALIDATION", ["personalMessage"])
     ]
     assert (await AccessInvitation.get(id=_pk(invitation_id))).status == "PENDING"
-    assert await EmailDelivery.all().count() == 0
+    assert await decision_emails().count() == 0
 
 
 async def test_an_invitation_is_decided_once(client: GraphQLClient) -> None:
@@ -620,7 +626,7 @@ async def test_an_invitation_is_decided_once(client: GraphQLClient) -> None:
     assert connect["connectCustomer"]["errors"][0]["code"] == "ALREADY_PROCESSED"
     again = await client.gql(DECLINE, {"input": {"invitationId": invitation_id}}, partner.token)
     assert again["declineInvitation"]["errors"][0]["code"] == "ALREADY_PROCESSED"
-    assert await EmailDelivery.all().count() == 1
+    assert await decision_emails().count() == 1
     assert await Customer.all().count() == 0
 
 
@@ -647,7 +653,7 @@ async def test_fifty_concurrent_decisions_make_one_decision_and_one_email(
     codes = [payload["errors"][0]["code"] for payload in payloads if payload["errors"]]
     assert len(winners) == 1
     assert codes == ["ALREADY_PROCESSED"] * 49
-    assert await EmailDelivery.all().count() == 1
+    assert await decision_emails().count() == 1
     assert await Customer.all().count() in (1, 2)
     stored = await AccessInvitation.get(id=_pk(invitation_id))
     assert stored.status == winners[0]["invitation"]["status"]
@@ -755,7 +761,7 @@ async def test_another_partner_sees_nothing_and_gets_not_found(client: GraphQLCl
         assert foreign[name]["errors"] == absent[name]["errors"]
         assert foreign[name]["errors"][0]["code"] == "NOT_FOUND"
     assert (await AccessInvitation.get(id=_pk(invitation_id))).status == "PENDING"
-    assert await EmailDelivery.all().count() == 0
+    assert await decision_emails().count() == 0
     own = await client.gql(INVITATION, {"id": invitation_id}, partner.token)
     assert own["invitation"]["status"] == "PENDING"
 

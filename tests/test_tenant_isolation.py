@@ -45,7 +45,9 @@ from tortoise.queryset import QuerySet
 from models.account import AccountHolder
 from models.auth import AuthToken
 from models.customer import Customer
+from models.identity import IdentityToken, PasswordResetRequest
 from models.invitation import AccessInvitation
+from models.notification import DigestEntry, NotificationWindow
 from models.partner import Partner, PartnerMember
 from schema import create_schema
 from schema.ids import parse_global_id, to_global_id
@@ -63,6 +65,8 @@ ID_TYPES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "inquiryId": ("Inquiry",),
     "invitationId": ("AccessInvitation",),
     "assigneeId": ("PartnerMember",),
+    "memberId": ("PartnerMember",),
+    "memberInvitationId": ("MemberInvitation",),
 }
 # ...and, for a bare `id` argument, by the operation.
 ID_TYPES_BY_OPERATION: dict[str, tuple[str, ...]] = {
@@ -81,8 +85,19 @@ PUBLIC_OPERATIONS = {
     "registerPartner",
     "registerAccount",
     "login",
+    "verifyEmail",
+    "requestPasswordReset",
+    "resetPassword",
+    "acceptMemberInvitation",
 }
-ANY_REALM_OPERATIONS = {"node", "viewer", "logout"}
+ANY_REALM_OPERATIONS = {
+    "node",
+    "viewer",
+    "logout",
+    "resendVerificationEmail",
+    "changePassword",
+    "logoutEverywhere",
+}
 
 # Plausible values for required non-id inputs: by input field name first, then by type.
 VALUES_BY_NAME: dict[str, Any] = {
@@ -383,12 +398,19 @@ async def b_row_hashes(world: World) -> dict[str, str]:
             query = model.filter(partner_id=b)
         elif model is AccountHolder:
             query = model.filter(id__in=list(accounts))
-        elif model is AuthToken:
+        elif model in (AuthToken, IdentityToken):
             query = model.filter(Q(member_id__in=list(members)) | Q(account_id__in=list(accounts)))
+        elif model in (NotificationWindow, DigestEntry):
+            query = model.filter(member_id__in=list(members))
+        elif model is PasswordResetRequest:
+            query = model.filter(email=world.b.login.email)
         else:
             pytest.fail(f"table {model._meta.db_table}: no rule says which of its rows are B's")
         rows = await query.order_by("id").values()
-        assert rows or model is AuthToken, f"the world has no {model.__name__} row of B's"
+        # Digest entries need a burst of notifications, more than the world makes.
+        assert rows or model in (AuthToken, DigestEntry), (
+            f"the world has no {model.__name__} row of B's"
+        )
         raw = json.dumps(rows, default=str, sort_keys=True)
         hashes[model._meta.db_table] = (
             f"{len(rows)} rows, sha256 {hashlib.sha256(raw.encode()).hexdigest()}"
