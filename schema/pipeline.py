@@ -155,7 +155,9 @@ class Result:
 
 
 def variables_key(variables: Mapping[str, Any] | None) -> bytes:
-    """The variables as a cache key: the same for the same values, whatever their order."""
+    """The variables as a cache key: the same for the same values, whatever their order
+    (and for none sent and `{}`)."""
+    variables = variables or {}
     try:
         return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # text orjson will not write (a lone surrogate): JSON escapes it
