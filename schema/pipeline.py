@@ -213,7 +213,7 @@ class Pipeline:
                 self.telemetry.refused(
                     kind=refused.kind,
                     label=refused.label,
-                    title=refused.plan.title if refused.plan is not None else "-",
+                    title=refused.plan.title if refused.plan is not None else "(invalid)",
                     errors=refused.errors,
                     seconds=time.perf_counter() - started,
                     request_id=self.request_id(caller),

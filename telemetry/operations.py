@@ -77,7 +77,7 @@ class OperationTelemetry:
         """Count and log a request refused before anything ran."""
         codes = [error_code(error, refused=True) for error in errors]
         self._count(label, "refused", codes)
-        self._log(kind or "-", title, "refused", seconds, request_id, transport, None, codes)
+        self._log(kind or "request", title, "refused", seconds, request_id, transport, None, codes)
 
     def subscription_started(
         self, *, label: str, title: str, request_id: str, partner_id: int | None
