@@ -174,11 +174,14 @@ class Caller:
     actor: Actor | None = None  # once known (a websocket knows it from connection_init)
     transport: str = "http"  # or "websocket"
     request_id: str = ""  # given by the pipeline (HTTP: shared with the tracing middleware)
+    known_partner_id: int | None = None  # from a kept compiled statement, without the actor
 
     @property
     def partner_id(self) -> int | None:
-        member = self.actor.member if self.actor is not None else None
-        return member.partner_id if member is not None else None
+        """The calling member's partner (for log lines), if known without a look-up."""
+        if self.actor is None:
+            return self.known_partner_id
+        return self.actor.member.partner_id if self.actor.member is not None else None
 
 
 class Pipeline:
@@ -194,7 +197,10 @@ class Pipeline:
         self.plans: LRU[tuple[str, str | None], Plan | list[GraphQLError]] = LRU(256)
         # (query, operation name, variables, token hash) -> kept compiled statement, or None
         # for "not a compiled read".
-        self.statements: LRU[tuple[Any, ...], tuple[str, list[Any]] | None] = LRU(1024)
+        # The caller's partner is kept with it, for the log line (no actor look-up on a hit).
+        self.statements: LRU[tuple[Any, ...], tuple[tuple[str, list[Any]] | None, int | None]] = (
+            LRU(1024)
+        )
         manifest = load_manifest(settings.trusted_documents) if settings.trusted_documents else {}
         self.documents = PersistedDocuments(manifest, settings.trusted_documents_only)
         self.telemetry = OperationTelemetry()
@@ -373,11 +379,13 @@ class Pipeline:
         request = prepared.request
         token_hash = hash_token(caller.token) if caller.token else None
         key = (request.query, request.operation_name, variables_key(request.variables), token_hash)
-        held, statement = self.statements.find(key)
-        if not held:
+        _held, kept = self.statements.find(key)
+        if kept is None:
             actor = await self.actor(caller)
             statement = self.compiled.compile(prepared.plan, prepared.variables, actor, token_hash)
-            self.statements.put(key, statement)
+            self.statements.put(key, (statement, caller.partner_id))
+        else:
+            statement, caller.known_partner_id = kept
         if statement is None:
             return None
         with tracing.statement_span(statement[0]):

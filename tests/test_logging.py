@@ -107,3 +107,15 @@ async def test_the_response_names_the_request_id_of_its_log_line(
 def test_request_ids_are_unique_and_short() -> None:
     ids = {new_request_id() for _ in range(1000)}
     assert len(ids) == 1000 and all(len(request_id) == 16 for request_id in ids)
+
+
+async def test_a_repeated_read_still_names_its_partner(
+    client: GraphQLClient, json_log: io.StringIO
+) -> None:
+    # given: a read answered the second time by its kept compiled statement (when on)
+    partner = await register_partner(client)
+    for _ in range(2):
+        await client.gql("query Me { viewer { member { name } } }", token=partner.token)
+    # then: both lines name the partner
+    lines = [line for line in lines_of(json_log) if line.get("operation") == "Me"]
+    assert len(lines) == 2 and lines[0]["partner_id"] == lines[1]["partner_id"] is not None
