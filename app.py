@@ -1,8 +1,8 @@
 """The ASGI application and the `partnerdesk` command line.
 
 create_app(settings) -> Starlette with /graphql (HTTP and websocket), the offline
-GraphiQL assets, /dashboard, and /healthz; its lifespan opens the database and the
-event broker.
+GraphiQL assets, /dashboard, /healthz, /readyz, /metrics and, in development, /dev/mail
+(endpoints.py); its lifespan opens the database and the event broker.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ import contextlib
 import functools
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -25,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 from tortoise.connection import get_connection
 from tortoise.contrib.starlette import RegisterTortoise
 
+import endpoints
 from config import ConfigError, Settings
 from events import create_broker, use_broker
 from mailers.worker import DeliveryWorker
@@ -36,6 +39,8 @@ from schema import create_schema
 from schema.http import GraphQLOverHTTP
 from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
+from telemetry import tracing
+from telemetry.logs import configure_logging
 
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_MODULES = STATIC / "node_modules"
@@ -99,17 +104,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/graphql", http.__call__, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", websocket),
         Route("/healthz", healthz),
+        Route("/readyz", endpoints.readyz_endpoint(settings)),
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
         Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
         Route("/static/team.js", _static_file("team.js", "text/javascript")),
     ]
+    if settings.metrics_token or not settings.production:  # production: only with a token
+        routes.append(Route("/metrics", endpoints.metrics_endpoint(settings)))
+    if not settings.production:
+        routes.extend(endpoints.dev_mail_routes())
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
             Mount(f"/static/vendor/{prefix}", StaticFiles(directory=folder, check_dir=False))
         )
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(tracing.TracingMiddleware)] if tracing.current() else []
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.settings = settings
     return app
 
@@ -132,24 +143,54 @@ def _seed_demo(settings: Settings) -> None:
 
 
 def _serve(settings: Settings, demo: bool) -> None:
-    import uvicorn
-
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"PartnerDesk on {base}", flush=True)
+    print(f"  GraphiQL   {base}/graphql", flush=True)
+    print(f"  Dashboard  {base}/dashboard", flush=True)
+    if settings.dev_mailbox:
+        print(f"  E-mails    {base}/dev/mail  (no PARTNERDESK_SMTP_HOST: kept here)", flush=True)
     asyncio.run(migrate_database(settings.database_url))
     if demo:
         _seed_demo(settings)
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"PartnerDesk on {base}  (GraphiQL: {base}/graphql)", flush=True)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        # PartnerDesk logs each operation itself (telemetry/), one line each; uvicorn's
+        # access log would add a second, and its logging set-up would replace ours.
+        log_config=None,
+        access_log=False,
         ws_max_size=settings.max_ws_message_bytes,
         # Performance (bench/SUBSCRIPTIONS.md): compressing ~80-byte GraphQL frames saves
         # nothing and a deflate context costs ~40 KiB per idle websocket.
         ws_per_message_deflate=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
+    GracefulServer(config).run()
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server with PartnerDesk's ending: on SIGTERM (or Ctrl+C) it stops accepting,
+    lets in-flight requests finish (up to PARTNERDESK_SHUTDOWN_GRACE_SECONDS), closes
+    websockets with 1012 "Service Restart" so clients reconnect to another instance, runs
+    the lifespan's shutdown (the mail worker hands back its leases) and exits with status 0.
+    """
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        log.info(
+            "shutting down: finishing in-flight requests (up to %s s), closing websockets (1012)",
+            self.config.timeout_graceful_shutdown,
+        )
+        await super().shutdown(sockets)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the signal once shut down, so the process would end "killed
+            # by SIGTERM" (status 143); a completed graceful shutdown is a success.
+            self._captured_signals.clear()
 
 
 async def _with_database(settings: Settings, action, **kwargs) -> Any:
@@ -215,11 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     retry.add_argument("id", type=int, help="the e-mail's id (see `mail status`)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format)
+        if args.command in {"serve", "worker"}:
+            settings.check_for_serving(
+                delivers_mail=args.command == "worker" or settings.mail_worker
+            )
+            tracing.configure_from_environment()
     except ConfigError as error:
         print(f"partnerdesk: {error}", file=sys.stderr)
         return 2

@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "models.identity",
     "models.team",
     "models.notification",
+    "models.dev_mail",
 ]
 
 
@@ -153,6 +154,14 @@ def _optional_text(value: str) -> str | None:
     return value or None
 
 
+def _optional_manifest(value: str) -> str | None:
+    if not value:
+        return None
+    if not os.path.isfile(value):
+        raise ValueError("must be the path of a JSON manifest file ({hash: document})")
+    return value
+
+
 def _comma_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -193,7 +202,9 @@ class Settings:
     host: str = _setting("127.0.0.1", _text)
     port: int = _setting("8000", _int_between(1, 65535))
     env: str = _setting("development", _one_of("development", "production"))
-    smtp_host: str = _setting("localhost", _text)
+    # Unset: in development the worker delivers to the development mailbox (/dev/mail);
+    # production refuses to start without a mail server (check_for_serving).
+    smtp_host: str | None = _setting("", _optional_text)
     smtp_port: int = _setting("1025", _int_between(1, 65535))
     smtp_username: str | None = _setting("", _optional_text)
     smtp_password: str | None = _setting("", _optional_text)
@@ -244,6 +255,16 @@ class Settings:
     compiled_reads: bool = _setting("true", _boolean)
     # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
     inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))
+    # Operations (README "Operating PartnerDesk"): log lines as text or one JSON object each;
+    # the bearer token /metrics needs in production (unset there: /metrics is off).
+    log_format: str = _setting("text", _one_of("text", "json"))
+    metrics_token: str | None = _setting("", _optional_text)
+    # Trusted documents (README "Persisted documents"): a {hash: document} manifest, and
+    # whether every other document is refused.
+    trusted_documents: str | None = _setting("", _optional_manifest)
+    trusted_documents_only: bool = _setting("false", _boolean)
+    # SIGTERM: how long in-flight HTTP requests may take to finish before they are cancelled.
+    shutdown_grace_seconds: int = _setting("20", _int_between(0, 3600))
 
     # Identity (issue 12): where the links in e-mails point, and how long their tokens live.
     public_url: str = _setting("http://127.0.0.1:8000", _public_url)
@@ -256,6 +277,11 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def dev_mailbox(self) -> bool:
+        """E-mails go to the development mailbox (/dev/mail) instead of an SMTP server."""
+        return self.smtp_host is None and not self.production
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -272,6 +298,20 @@ class Settings:
             except ValueError as error:
                 raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
         return cls(**values)
+
+    def check_for_serving(self, delivers_mail: bool) -> None:
+        """ConfigError for settings that are each valid but cannot serve together: production
+        delivering e-mail without an SMTP host, trusted documents only without a manifest."""
+        if delivers_mail and self.smtp_host is None and self.production:
+            raise ConfigError(
+                "PARTNERDESK_SMTP_HOST is not set: production needs a mail server "
+                "(only development keeps e-mails in the /dev/mail mailbox)"
+            )
+        if self.trusted_documents_only and not self.trusted_documents:
+            raise ConfigError(
+                "PARTNERDESK_TRUSTED_DOCUMENTS_ONLY=true needs PARTNERDESK_TRUSTED_DOCUMENTS "
+                "(the manifest of the documents to accept)"
+            )
 
     def tortoise(self) -> dict[str, Any]:
         return tortoise_config(self.database_url)

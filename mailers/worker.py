@@ -1,4 +1,7 @@
-"""The delivery worker: sends QUEUED outbox rows over SMTP, at least once, one worker per row.
+"""The delivery worker: sends QUEUED outbox rows, at least once, one worker per row.
+
+Over SMTP, or, in development without PARTNERDESK_SMTP_HOST, into the development mailbox
+shown at /dev/mail (mailers/smtp.py `mail_transport`).
 
 A worker claims a batch of due rows with a lease (claimed_by / claimed_until) by a
 conditional UPDATE, so two workers never hold the same row; on PostgreSQL the candidates
@@ -34,16 +37,12 @@ from tortoise.expressions import F, Q
 import events
 from config import Settings
 from events.activity import record_activity
-from mailers.failures import (
-    ConnectionFailed,
-    SendFailure,
-    classify_failure,
-    connection_failure,
-    unbuildable,
-)
+from mailers.failures import ConnectionFailed, SendFailure, classify_failure, unbuildable
 from mailers.message import build_message, one_line, sender_address
+from mailers.smtp import mail_transport
 from models.activity import ActivityVerb
 from models.outbox import EmailDelivery, EmailStatus
+from telemetry import metrics, tracing
 
 log = logging.getLogger("partnerdesk.mail")
 
@@ -81,7 +80,7 @@ def _new_worker_id() -> str:
 
 
 class DeliveryWorker:
-    """Claims due outbox rows in batches and sends each batch over one SMTP connection."""
+    """Claims due outbox rows in batches and sends each batch over one connection."""
 
     def __init__(
         self,
@@ -106,7 +105,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        self._smtp: aiosmtplib.SMTP | None = None
+        self.transport = mail_transport(settings, self.send_deadline)
         self._batches = 0
         self._next_due: datetime | None = None
         self._lease_until = _now()
@@ -135,7 +134,7 @@ class DeliveryWorker:
         self.request_stop()
         task, self._task = self._task, None
         if task is None:  # driven by run_once() alone
-            await self._close_smtp()
+            await self.transport.close()
             return
         done, _ = await asyncio.wait({task}, timeout=grace_seconds or self.send_deadline + 10)
         if not done:
@@ -145,7 +144,7 @@ class DeliveryWorker:
 
     async def run(self) -> None:
         """Deliver until stopped: a batch whenever rows are due, else wait for a wake-up or poll."""
-        log.info("mail worker %s started", self.worker_id)
+        log.debug("mail worker %s started", self.worker_id)
         failures_in_a_row = 0
         try:
             while not self._stopping:
@@ -156,15 +155,15 @@ class DeliveryWorker:
                 except Exception:  # the database or a bug; keep the worker alive and back off
                     failures_in_a_row += 1
                     log.exception("mail worker %s: batch failed", self.worker_id)
-                    await self._close_smtp()
+                    await self.transport.close()
                     await self._idle(min(30.0, self.poll_seconds * 2**failures_in_a_row))
                     continue
                 if handled < self.batch_size:
-                    await self._close_smtp()
+                    await self.transport.close()
                     await self._idle(self._seconds_until_next_due())
         finally:
-            await self._close_smtp()
-            log.info("mail worker %s stopped", self.worker_id)
+            await self.transport.close()
+            log.debug("mail worker %s stopped", self.worker_id)
 
     async def _idle(self, seconds: float) -> None:
         if self._stopping or seconds <= 0:
@@ -277,40 +276,7 @@ class DeliveryWorker:
         )
         return [delivery for delivery in pending if delivery.id in held]
 
-    # ------------------------------------------------------------ SMTP
-
-    async def _connection(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected:
-            return self._smtp
-        await self._close_smtp()
-        settings = self.settings
-        smtp = aiosmtplib.SMTP(
-            hostname=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            start_tls=settings.smtp_starttls,
-            timeout=settings.smtp_timeout_seconds,
-        )
-        try:
-            await asyncio.wait_for(smtp.connect(), timeout=self.send_deadline)
-        except Exception as error:
-            smtp.close()
-            if isinstance(error, aiosmtplib.SMTPAuthenticationError):
-                log.error("mail worker: SMTP login refused, check PARTNERDESK_SMTP_*: %s", error)
-            raise ConnectionFailed(connection_failure(error)) from error
-        self._smtp = smtp
-        return smtp
-
-    async def _close_smtp(self) -> None:
-        smtp, self._smtp = self._smtp, None
-        if smtp is None:
-            return
-        if smtp.is_connected:
-            # QUIT is a courtesy; the transport is closed either way.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(smtp.quit(), timeout=self.settings.smtp_timeout_seconds)
-        smtp.close()
+    # ------------------------------------------------------------ sending
 
     async def _send(self, delivery: EmailDelivery) -> SendFailure | None:
         """Send one row; None on success, else why not (ConnectionFailed if no session)."""
@@ -318,20 +284,23 @@ class DeliveryWorker:
             message = build_message(delivery, self.settings.mail_from)
         except Exception as error:  # an address the email package cannot express
             return unbuildable(error)
-        smtp = await self._connection()
         try:
-            await asyncio.wait_for(
-                smtp.send_message(
-                    message,
-                    sender=self._sender,
-                    recipients=[one_line(delivery.to_address)],
-                ),
-                timeout=self.send_deadline,
-            )
+            with tracing.span(
+                "email delivery",
+                **{
+                    "partnerdesk.email.id": delivery.id,
+                    "partnerdesk.email.template": delivery.template,
+                },
+            ):
+                await self.transport.send(
+                    message, self._sender, one_line(delivery.to_address), delivery
+                )
+        except ConnectionFailed:
+            raise
         except Exception as error:
             failure = classify_failure(error)
             if failure.connection_broken:
-                await self._close_smtp()
+                await self.transport.close()
             if not isinstance(error, aiosmtplib.SMTPException | OSError):
                 log.exception("mail worker: unexpected error sending e-mail %s", delivery.id)
             return failure
@@ -368,7 +337,7 @@ class DeliveryWorker:
                 .select_for_update()
                 .values_list("id", flat=True),
             )
-        await EmailDelivery.filter(
+        recorded = await EmailDelivery.filter(
             id__in=[delivery.id for delivery in sent], status=EmailStatus.QUEUED
         ).update(
             status=EmailStatus.SENT,
@@ -377,6 +346,7 @@ class DeliveryWorker:
             claimed_until=None,
             claimed_by=None,
         )
+        metrics.DELIVERIES.labels("SENT").inc(recorded)
         for delivery_id in first_to_record:
             delivery = with_activity[delivery_id]
             await record_activity(
@@ -428,6 +398,8 @@ class DeliveryWorker:
             claimed_until=None,
             claimed_by=None,
         )
+        if updated:
+            metrics.DELIVERIES.labels("FAILED").inc()
         if updated and delivery.partner_id is not None:
             await record_activity(
                 delivery.partner_id,

@@ -16,6 +16,7 @@ from limits.storage import storage_from_string
 
 from config import Settings
 from resolvers.errors import RateLimited
+from telemetry import metrics
 
 
 class Limit(StrEnum):
@@ -62,6 +63,7 @@ class RateLimits:
         for limit, key in applicable:
             for item in self.rules[limit]:
                 if not await self.limiter.test(item, limit.value, key):
+                    metrics.RATE_LIMITED.labels(limit.value).inc()
                     stats = await self.limiter.get_window_stats(item, limit.value, key)
                     raise RateLimited(max(1, math.ceil(stats.reset_time - time.time())))
         for limit, key in applicable:

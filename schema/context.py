@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import strawberry
@@ -14,6 +13,7 @@ from strawberry.dataloader import DataLoader
 from config import Settings
 from resolvers import loaders
 from resolvers.actor import Actor
+from telemetry.logs import new_request_id
 
 
 class Loaders:
@@ -79,16 +79,17 @@ class Context:
     response: Any = None
     # Websockets: the connection_init payload; the actor comes from its "authorization".
     connection_params: dict[str, Any] | None = None
-
-    @functools.cached_property
-    def request_id(self) -> str:
-        """The id a masked server fault is reported and logged under; made only when one
-        is (a random id costs a system call, which most requests need not pay)."""
-        return uuid.uuid4().hex[:16]
+    # The id the operation's log line, span and any masked server fault carry.
+    request_id: str = field(default_factory=new_request_id)
 
     @classmethod
     def build(
-        cls, request: HTTPConnection, settings: Settings, actor: Actor, response: Any = None
+        cls,
+        request: HTTPConnection,
+        settings: Settings,
+        actor: Actor,
+        request_id: str | None = None,
+        response: Any = None,
     ) -> Context:
         return cls(
             request=request,
@@ -96,6 +97,7 @@ class Context:
             actor=actor,
             loaders=Loaders(actor),
             response=response,
+            request_id=request_id or new_request_id(),
         )
 
 

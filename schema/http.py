@@ -9,6 +9,10 @@ Media types: a client that accepts `application/graphql-response+json` gets it, 
 status codes and no `data` entry for requests that could not be executed (parse,
 validation, variable and limit errors); a client that asks for `application/json` (or sends
 no Accept header) gets 200 and `"data": null` for them, as older clients expect.
+
+Persisted documents (schema/persisted.py) come as `extensions` and `documentId`, in a POST
+body or as GET parameters (`GET /graphql?extensions=...&variables=...`, cacheable by a CDN).
+Every response carries the request's id (`x-request-id`), as its log line and spans do.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.responses import HTMLResponse, Response
 
 from config import Settings
 from schema.client_address import client_ip, trusted_networks
+from schema.persisted import PERSISTED_QUERY_NOT_FOUND
 from schema.pipeline import Caller, GraphQLRequest, Pipeline, RequestError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -97,7 +102,11 @@ class GraphQLOverHTTP:
         media_type = media_type or JSON
         try:
             graphql_request = await self._read(request)
-            if not graphql_request.query:
+            if not (
+                graphql_request.query
+                or graphql_request.document_id is not None
+                or (graphql_request.extensions or {}).get("persistedQuery") is not None
+            ):
                 raise ClientError(400, "No GraphQL query found in the request.")
             return await self._answer(request, graphql_request, media_type)
         except ClientError as error:
@@ -108,27 +117,41 @@ class GraphQLOverHTTP:
     async def _answer(
         self, request: Request, graphql_request: GraphQLRequest, media_type: str
     ) -> Response:
-        try:
-            prepared = self.pipeline.prepare(graphql_request)
-        except RequestError as refused:
-            errors = [error.formatted for error in refused.errors]
-            if media_type == GRAPHQL_RESPONSE:  # no `data` entry: nothing was executed
-                return self._json(400, {"errors": errors}, media_type)
-            return self._json(200, {"data": None, "errors": errors}, media_type)
-        if request.method == "GET" and prepared.plan.kind != OperationType.QUERY:
-            kind = prepared.plan.kind.value
-            raise ClientError(
-                405, f"Only queries run over GET; send the {kind} as POST.", {"allow": "POST"}
-            )
         caller = Caller(
             connection=request,
             token=bearer_token(request),
             client_ip=client_ip(request, self.trusted_proxies),
         )
+        try:
+            prepared = self.pipeline.prepare(graphql_request, caller)
+        except RequestError as refused:
+            errors = [error.formatted for error in refused.errors]
+            if media_type == GRAPHQL_RESPONSE:  # no `data` entry: nothing was executed
+                response = self._json(400, {"errors": errors}, media_type)
+            else:
+                response = self._json(200, {"data": None, "errors": errors}, media_type)
+            if any(
+                (error.extensions or {}).get("code") == PERSISTED_QUERY_NOT_FOUND
+                for error in refused.errors
+            ):
+                # Never cached: the client registers the document next (Apollo's APQ).
+                response.headers["cache-control"] = "private, no-cache, must-revalidate"
+            return self._identified(response, caller)
+        if request.method == "GET" and prepared.plan.kind != OperationType.QUERY:
+            kind = prepared.plan.kind.value
+            raise ClientError(
+                405, f"Only queries run over GET; send the {kind} as POST.", {"allow": "POST"}
+            )
         if prepared.plan.kind == OperationType.SUBSCRIPTION:
             raise ClientError(400, "Subscriptions run over the websocket (graphql-transport-ws).")
         result = await self.pipeline.execute(prepared, caller)
-        return self._json(200, result.formatted(), media_type)
+        return self._identified(self._json(200, result.formatted(), media_type), caller)
+
+    @staticmethod
+    def _identified(response: Response, caller: Caller) -> Response:
+        if caller.request_id:
+            response.headers["x-request-id"] = caller.request_id
+        return response
 
     # ------------------------------------------------------------ reading the request
 
@@ -168,11 +191,14 @@ class GraphQLOverHTTP:
             raise ClientError(414, message)
         params = request.query_params
         variables = self._json_value(params.get("variables") or None, "variables")
+        extensions = self._json_value(params.get("extensions") or None, "extensions")
         return self._checked(
             {
                 "query": params.get("query"),
                 "variables": variables,
                 "operationName": params.get("operationName"),
+                "extensions": extensions,
+                "documentId": params.get("documentId"),
             }
         )
 
@@ -223,7 +249,16 @@ class GraphQLOverHTTP:
                 400,
                 "The GraphQL operation's `operationName` must be a string or null, if provided.",
             )
-        return GraphQLRequest(query, variables, name)
+        extensions, document_id = payload.get("extensions"), payload.get("documentId")
+        if not isinstance(extensions, dict | None):
+            raise ClientError(
+                400, "The GraphQL operation's `extensions` must be an object or null, if provided."
+            )
+        if not isinstance(document_id, str | None):
+            raise ClientError(
+                400, "The GraphQL operation's `documentId` must be a string or null, if provided."
+            )
+        return GraphQLRequest(query, variables, name, extensions, document_id)
 
     # ------------------------------------------------------------ writing the response
 

@@ -4,10 +4,11 @@ Operations arrive by three routes: POST and GET /graphql (schema/http.py) and `s
 messages on a websocket (schema/websocket.py). Each route turns its transport into a
 `GraphQLRequest` and a `Caller`, then calls this one object for every step:
 
-1. `prepare`: parse (with the token limit) and validate (graphql-core's rules and the shape
-   limits: depth, aliases, directives, introspection in production), once per document
-   text; pick the operation; coerce the variables as graphql-core does; estimate the cost
-   from those coerced values (schema/limits.py). A refusal is a `RequestError`: nothing ran.
+1. `prepare`: find the document (sent in full, or persisted: schema/persisted.py); parse
+   (with the token limit) and validate (graphql-core's rules and the shape limits: depth,
+   aliases, directives, introspection in production), once per document text; pick the
+   operation; coerce the variables as graphql-core does; estimate the cost from those
+   coerced values (schema/limits.py). A refusal is a `RequestError`: nothing ran.
 2. `actor`: who is calling, from the bearer token (the only token look-up there is).
 3. `execute` / `subscribe`: a compiled read (schema/compiled/) when it supports the query,
    else graphql-core's executor; every error translated as clients see it
@@ -16,21 +17,26 @@ messages on a websocket (schema/websocket.py). Each route turns its transport in
 A compiled statement is kept per (document, variables, token) and checks the token itself,
 so a repeated dashboard query costs one round trip; any doubt (a signed-out token, a
 failure) and the operation runs the ordinary way.
+
+Every operation is observed here, once (telemetry/): its metrics and log line when it ends
+(`OperationTelemetry`), and, when tracing is on, its span with the request id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import orjson
 from graphql import (
     BREAK,
     DocumentNode,
     ExecutionResult,
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLSchema,
@@ -57,30 +63,11 @@ from schema.context import Context
 from schema.documents import fragments_of, pick_operation
 from schema.errors import translate_error
 from schema.limits import CostLimit, shape_rules
-
-Key = TypeVar("Key")
-Value = TypeVar("Value")
-
-
-class LRU(OrderedDict[Key, Value], Generic[Key, Value]):
-    """A dict that keeps at most `capacity` entries, dropping the least recently used."""
-
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def find(self, key: Key) -> tuple[bool, Value | None]:
-        """(whether `key` is held, its value)."""
-        if key in self:
-            self.move_to_end(key)
-            return True, self[key]
-        return False, None
-
-    def put(self, key: Key, value: Value) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > self.capacity:
-            self.popitem(last=False)
+from schema.lru import LRU
+from schema.persisted import DocumentRefused, PersistedDocuments, load_manifest
+from telemetry import metrics, tracing
+from telemetry.logs import new_request_id, request_id_of
+from telemetry.operations import OperationTelemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +77,9 @@ class GraphQLRequest:
     query: str | None
     variables: Mapping[str, Any] | None = None
     operation_name: str | None = None
+    # Persisted documents (schema/persisted.py): the request may name its document instead.
+    extensions: Mapping[str, Any] | None = None
+    document_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +93,23 @@ class Plan:
     fixed_directives: bool = True
     # Work done once per plan and kept with it (e.g. the compiler's collected selections).
     memo: dict[str, Any] = field(default_factory=dict)
+    label: str = "anonymous"  # the operation's metrics label (bounded: telemetry/metrics.py)
+
+    @property
+    def name(self) -> str | None:
+        return self.operation.name.value if self.operation.name else None
+
+    @property
+    def title(self) -> str:
+        """What log lines and spans call the operation: its name, else its root fields."""
+        if self.operation.name:
+            return self.operation.name.value
+        fields = [
+            selection.name.value
+            for selection in self.operation.selection_set.selections
+            if isinstance(selection, FieldNode)
+        ]
+        return "{" + ",".join(fields) + "}" if fields else "anonymous"
 
     @property
     def kind(self) -> OperationType:
@@ -116,14 +123,29 @@ class Prepared:
     request: GraphQLRequest
     plan: Plan
     variables: VariableValues
+    started: float = 0.0  # time.perf_counter() when the request reached the pipeline
+
+
+# An exception escaped the operation: counted as a fault (schema/errors.py logs the detail).
+FAULT = GraphQLError("Internal server error", extensions={"code": "INTERNAL_SERVER_ERROR"})
+SLOW_RESOLVERS = [tracing.slow_resolvers]
 
 
 class RequestError(Exception):
     """The request was refused before anything ran (parse, validation, variables, limits)."""
 
-    def __init__(self, errors: list[GraphQLError]) -> None:
+    def __init__(self, errors: list[GraphQLError], plan: Plan | None = None) -> None:
         super().__init__("; ".join(error.message for error in errors))
         self.errors = errors
+        self.plan = plan  # when the document was valid (its variables or cost were not)
+
+    @property
+    def kind(self) -> str | None:
+        return self.plan.kind.value if self.plan is not None else None
+
+    @property
+    def label(self) -> str:
+        return self.plan.label if self.plan is not None else "anonymous"
 
 
 @dataclass(slots=True)
@@ -157,7 +179,9 @@ def _fixed_directives(document: DocumentNode) -> bool:
 
 
 def variables_key(variables: Mapping[str, Any] | None) -> bytes:
-    """The variables as a cache key: the same for the same values, whatever their order."""
+    """The variables as a cache key: the same for the same values, whatever their order
+    (and for none sent and `{}`)."""
+    variables = variables or {}
     try:
         return orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # text orjson will not write (a lone surrogate): JSON escapes it
@@ -172,6 +196,16 @@ class Caller:
     token: str | None
     client_ip: str | None
     actor: Actor | None = None  # once known (a websocket knows it from connection_init)
+    transport: str = "http"  # or "websocket"
+    request_id: str = ""  # given by the pipeline (HTTP: shared with the tracing middleware)
+    known_partner_id: int | None = None  # from a kept compiled statement, without the actor
+
+    @property
+    def partner_id(self) -> int | None:
+        """The calling member's partner (for log lines), if known without a look-up."""
+        if self.actor is None:
+            return self.known_partner_id
+        return self.actor.member.partner_id if self.actor.member is not None else None
 
 
 class Pipeline:
@@ -187,26 +221,61 @@ class Pipeline:
         self.plans: LRU[tuple[str, str | None], Plan | list[GraphQLError]] = LRU(256)
         # (query, operation name, variables, token hash) -> kept compiled statement, or None
         # for "not a compiled read".
-        self.statements: LRU[tuple[Any, ...], tuple[str, list[Any]] | None] = LRU(1024)
+        # The caller's partner is kept with it, for the log line (no actor look-up on a hit).
+        self.statements: LRU[tuple[Any, ...], tuple[tuple[str, list[Any]] | None, int | None]] = (
+            LRU(1024)
+        )
         # token hash -> the member it signed in, for compiling only: a compiled statement
         # checks its token itself (valid_token), so a member signed out since reads nothing.
         # Never used to run anything else on the caller's behalf.
         self.readers: LRU[str, Actor] = LRU(4096)
+        manifest = load_manifest(settings.trusted_documents) if settings.trusted_documents else {}
+        self.documents = PersistedDocuments(manifest, settings.trusted_documents_only)
+        self.telemetry = OperationTelemetry()
+        for text in manifest.values():  # trusted documents' names get their labels first
+            self._name_operations(text)
 
     # ------------------------------------------------------------ 1. prepare
 
-    def prepare(self, request: GraphQLRequest) -> Prepared:
-        """The checked request; RequestError with the reasons otherwise."""
-        if not request.query:
+    def prepare(self, request: GraphQLRequest, caller: Caller | None = None) -> Prepared:
+        """The checked request; RequestError with the reasons otherwise (counted and logged)."""
+        started = time.perf_counter()
+        try:
+            return self._prepare(request, started)
+        except RequestError as refused:
+            if caller is not None:
+                self.telemetry.refused(
+                    kind=refused.kind,
+                    label=refused.label,
+                    title=refused.plan.title if refused.plan is not None else "(invalid)",
+                    errors=refused.errors,
+                    seconds=time.perf_counter() - started,
+                    request_id=self.request_id(caller),
+                    transport=caller.transport,
+                )
+            raise
+
+    def _prepare(self, request: GraphQLRequest, started: float) -> Prepared:
+        try:
+            query, register_as = self.documents.document(
+                request.query, request.extensions, request.document_id
+            )
+        except DocumentRefused as refused:
+            raise RequestError([refused.error]) from None
+        if not query:
             raise RequestError([GraphQLError("No GraphQL query found in the request.")])
-        key = (request.query, request.operation_name)
+        if query is not request.query:
+            request = replace(request, query=query)
+        key = (query, request.operation_name)
         held, plan = self.plans.find(key)
         if not held:
-            plan = self._plan(request.query, request.operation_name)
+            plan = self._plan(query, request.operation_name)
             self.plans.put(key, plan)
         if isinstance(plan, list):
             raise RequestError(plan)
         assert plan is not None
+        if register_as is not None:  # an APQ registration, now known to be a valid document
+            self.documents.register(register_as, query)
         definitions = plan.operation.variable_definitions or ()
         variables = get_variable_values(
             self.schema,
@@ -216,11 +285,12 @@ class Pipeline:
             hide_suggestions=self.hide_suggestions,
         )
         if isinstance(variables, list):
-            raise RequestError([self._client_facing(error) for error in variables])
+            errors = [self._client_facing(error) for error in variables]
+            raise RequestError(errors, plan)
         refusal = self.cost.refusal(plan.operation, plan.fragments, variables.coerced)
         if refusal is not None:
-            raise RequestError([refusal])
-        return Prepared(request, plan, variables)
+            raise RequestError([refusal], plan)
+        return Prepared(request, plan, variables, started)
 
     def _plan(self, query: str, operation_name: str | None) -> Plan | list[GraphQLError]:
         try:
@@ -235,7 +305,19 @@ class Pipeline:
         operation = pick_operation(document, operation_name)
         if isinstance(operation, GraphQLError):
             return [operation]
-        return Plan(document, operation, fragments_of(document), _fixed_directives(document))
+        label = self.telemetry.names.label(operation.name.value if operation.name else None)
+        return Plan(
+            document, operation, fragments_of(document), _fixed_directives(document), label=label
+        )
+
+    def _name_operations(self, text: str) -> None:
+        try:
+            document = parse(text, max_tokens=self.settings.max_tokens)
+        except GraphQLError:
+            return  # refused when it is sent, like any invalid document
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name:
+                self.telemetry.names.label(definition.name.value)
 
     def _client_facing(self, error: GraphQLError) -> GraphQLError:
         return translate_error(error, "-", self.hide_suggestions)
@@ -250,12 +332,56 @@ class Pipeline:
         return caller.actor
 
     def context(self, caller: Caller, actor: Actor) -> Context:
-        return Context.build(caller.connection, self.settings, actor)
+        return Context.build(caller.connection, self.settings, actor, self.request_id(caller))
+
+    @staticmethod
+    def request_id(caller: Caller) -> str:
+        """The caller's request id: per HTTP request, per websocket operation."""
+        if not caller.request_id:
+            scope = caller.connection.scope
+            caller.request_id = (
+                request_id_of(scope) if scope["type"] == "http" else new_request_id()
+            )
+        return caller.request_id
 
     # ------------------------------------------------------------ 3. run
 
     async def execute(self, prepared: Prepared, caller: Caller) -> Result:
-        """Run a query or mutation: compiled when it can be, else graphql-core's executor."""
+        """Run a query or mutation, observed: its metrics, log line and (if on) span."""
+        tracer = tracing.current()
+        errors: list[GraphQLError] = []
+        try:
+            if tracer is None:
+                result = await self._execute(prepared, caller)
+            else:
+                with tracer.start_as_current_span(
+                    f"{prepared.plan.kind.value} {prepared.plan.title}",
+                    attributes={
+                        "graphql.operation.type": prepared.plan.kind.value,
+                        "graphql.operation.name": prepared.plan.name or "",
+                        "partnerdesk.request_id": self.request_id(caller),
+                    },
+                ):
+                    result = await self._execute(prepared, caller)
+            errors = result.errors
+            return result
+        except BaseException:
+            errors = [FAULT]
+            raise
+        finally:
+            self.telemetry.finished(
+                kind=prepared.plan.kind.value,
+                label=prepared.plan.label,
+                title=prepared.plan.title,
+                errors=errors,
+                seconds=time.perf_counter() - prepared.started,
+                request_id=self.request_id(caller),
+                transport=caller.transport,
+                partner_id=caller.partner_id,
+            )
+
+    async def _execute(self, prepared: Prepared, caller: Caller) -> Result:
+        """A compiled read when it can be, else graphql-core's executor."""
         if self.compiled is not None and prepared.plan.kind == OperationType.QUERY:
             data = await self._compiled(prepared, caller)
             if data is not None:
@@ -270,6 +396,7 @@ class Pipeline:
             operation_name=prepared.request.operation_name,
             is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]  # as Strawberry passes it
             executor_class=self.strawberry_schema.execution_context_class,
+            middleware=SLOW_RESOLVERS if tracing.current() is not None else None,
         )
         result: ExecutionResult = await outcome if isinstance(outcome, Awaitable) else outcome
         return self._translated(result, context)
@@ -282,14 +409,18 @@ class Pipeline:
         request = prepared.request
         token_hash = hash_token(caller.token) if caller.token else None
         key = (request.query, request.operation_name, variables_key(request.variables), token_hash)
-        held, statement = self.statements.find(key)
-        if not held:
+        _held, kept = self.statements.find(key)
+        if kept is None:
             actor = await self._reader(caller, token_hash)
+            caller.known_partner_id = actor.member.partner_id if actor.member else None
             statement = self.compiled.compile(prepared.plan, prepared.variables, actor, token_hash)
-            self.statements.put(key, statement)
+            self.statements.put(key, (statement, caller.partner_id))
+        else:
+            statement, caller.known_partner_id = kept
         if statement is None:
             return None
-        data = await self.compiled.run(*statement)
+        with tracing.statement_span(statement[0]):
+            data = await self.compiled.run(*statement)
         if data is None:  # signed out, expired or failed: the ordinary way
             self.statements.pop(key, None)
             if token_hash is not None:
@@ -306,6 +437,21 @@ class Pipeline:
             if actor.member is not None:
                 self.readers.put(token_hash, actor)
         return actor
+
+    @contextlib.contextmanager
+    def subscription(self, prepared: Prepared, caller: Caller) -> Iterator[None]:
+        """Observe a subscription while it runs: counted and logged once, and active meanwhile."""
+        self.telemetry.subscription_started(
+            label=prepared.plan.label,
+            title=prepared.plan.title,
+            request_id=self.request_id(caller),
+            partner_id=caller.partner_id,
+        )
+        metrics.SUBSCRIPTIONS.inc()
+        try:
+            yield
+        finally:
+            metrics.SUBSCRIPTIONS.dec()
 
     async def subscribe(self, prepared: Prepared, context: Context) -> AsyncIterator[Result]:
         """A subscription's results, each with its errors translated."""

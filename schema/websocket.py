@@ -44,6 +44,7 @@ from schema.client_address import client_ip, trusted_networks
 from schema.context import Context
 from schema.pipeline import Caller, GraphQLRequest, Pipeline, RequestError, Result
 from schema.shared_streams import SharedStreams
+from telemetry import metrics
 
 log = logging.getLogger("partnerdesk.websocket")
 
@@ -55,6 +56,16 @@ SESSION_ENDED = GraphQLError(
 
 class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     view: GraphQLWebSocket
+    # A subscribe message's persisted-document fields, by operation id, until it runs.
+    persisted: dict[str, tuple[Any, Any]]
+
+    async def handle(self) -> None:
+        self.persisted = {}
+        metrics.WEBSOCKETS.inc()
+        try:
+            await super().handle()
+        finally:
+            metrics.WEBSOCKETS.dec()
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -68,6 +79,13 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if self.connection_acknowledged and not await self._token_still_valid():
             await self.end_session()
             return
+        payload = message.get("payload")
+        if isinstance(payload, dict) and ("extensions" in payload or "documentId" in payload):
+            self.persisted[message.get("id")] = (
+                payload.get("extensions"),
+                payload.get("documentId"),
+            )
+            payload.setdefault("query", None)  # a persisted document needs no text
         await super().handle_subscribe(message)
 
     async def _token_still_valid(self) -> bool:
@@ -94,8 +112,8 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         """One operation of this socket, through the pipeline; then `complete`."""
         try:
-            request = _request_of(operation)
-            prepared = self.view.pipeline.prepare(request)
+            request = _request_of(operation, self.persisted.pop(operation.id, (None, None)))
+            prepared = self.view.pipeline.prepare(request, self._caller(self.context.actor))
         except RequestError as refused:
             # An `error` message, as graphql-ws says for errors before execution: one bad
             # document does not close the socket and its other subscriptions.
@@ -104,12 +122,14 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             actor = self.context.actor
             if prepared.plan.kind == OperationType.SUBSCRIPTION:
-                context = self.view.pipeline.context(self._caller(actor), actor)
+                caller = self._caller(actor)
+                context = self.view.pipeline.context(caller, actor)
                 results = self.view.shared_streams.stream(
                     prepared, context, self.view.pipeline.subscribe
                 )
-                async for result in results:
-                    await _send_next(operation, result)
+                with self.view.pipeline.subscription(prepared, caller):
+                    async for result in results:
+                        await _send_next(operation, result)
             else:
                 await _send_next(
                     operation, await self.view.pipeline.execute(prepared, self._caller(actor))
@@ -124,19 +144,29 @@ class GraphQLTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     def _caller(self, actor: Actor) -> Caller:
         return Caller(
-            self.context.request, self.view.token_of(self.context), actor.client_ip, actor
+            self.context.request,
+            self.view.token_of(self.context),
+            actor.client_ip,
+            actor,
+            transport="websocket",
         )
 
 
-def _request_of(operation: Operation[Context, None]) -> GraphQLRequest:
+def _request_of(operation: Operation[Context, None], persisted: tuple[Any, Any]) -> GraphQLRequest:
     """The operation's request; a query or variables of the wrong JSON type are refused."""
-    if not isinstance(operation.query, str):
+    extensions, document_id = persisted
+    if not isinstance(extensions, dict | None) or not isinstance(document_id, str | None):
+        raise RequestError([GraphQLError("`extensions` must be an object, `documentId` a string.")])
+    named = extensions is not None or document_id is not None
+    if not isinstance(operation.query, str) and not (named and operation.query is None):
         raise RequestError([GraphQLError("The `query` must be a string.")])
     if operation.variables is not None and not isinstance(operation.variables, dict):
         raise RequestError([GraphQLError("The `variables` must be an object or null.")])
     if operation.operation_name is not None and not isinstance(operation.operation_name, str):
         raise RequestError([GraphQLError("The `operationName` must be a string or null.")])
-    return GraphQLRequest(operation.query, operation.variables, operation.operation_name)
+    return GraphQLRequest(
+        operation.query, operation.variables, operation.operation_name, extensions, document_id
+    )
 
 
 async def _send_next(operation: Operation[Context, None], result: Result) -> None:
@@ -242,7 +272,7 @@ class GraphQLWebSocket(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         # The socket's actor comes from connection_init (on_ws_connect).
         actor = replace(ANONYMOUS, client_ip=client_ip(request, self.trusted_proxies))
-        return Context.build(request, self.settings, actor, response)
+        return Context.build(request, self.settings, actor, response=response)
 
     @staticmethod
     def token_of(context: Context) -> str | None:

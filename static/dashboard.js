@@ -28,6 +28,13 @@
   });
 
   var session = null; // {token, client, unsubscribe: [functions], poll: interval id}
+
+  // The development mailbox exists only in development: link it when the server has it.
+  fetch('/dev/mail/messages', { method: 'HEAD' })
+    .then(function (response) {
+      document.getElementById('dev-mail-link').hidden = !response.ok;
+    })
+    .catch(function () {});
   var timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
   var graphql = PartnerDesk.graphql;

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -128,6 +129,12 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+
+    def execute_sql(self, sql: str, parameters: tuple[object, ...] = ()) -> None:
+        """Run one statement on the server's own SQLite database (test set-up the API does not
+        offer, e.g. marking an address verified as the e-mailed link would)."""
+        with sqlite3.connect(self.workdir / "partnerdesk.sqlite3") as connection:
+            connection.execute(sql, parameters)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,15 @@ import pytest
 
 from schema import create_schema
 from tests.browser import CHROMIUM_ARGS, ServerProcess, ensure_chromium, leaves_loopback
-from tests.support import GraphQLClient, PartnerLogin, register_partner, rendered_at
+from tests.factories import DECLINE, SEND_INVITATION
+from tests.support import (
+    REGISTER_PARTNER,
+    GraphQLClient,
+    PartnerLogin,
+    register_account,
+    register_partner,
+    rendered_at,
+)
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -43,7 +52,14 @@ def chromium() -> Path:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server"))
+    # With its mail worker and no SMTP host: e-mails go to the development mailbox (/dev/mail).
+    process = ServerProcess(
+        tmp_path_factory.mktemp("server"),
+        extra_environment={
+            "PARTNERDESK_MAIL_WORKER": "true",
+            "PARTNERDESK_MAIL_RETRY_BASE_SECONDS": "0.1",
+        },
+    )
     process.start()
     yield process
     process.stop()
@@ -133,7 +149,9 @@ async def test_graphiql_runs_a_query_without_leaving_loopback(
     editor = page.locator(".graphiql-query-editor .CodeMirror")
     await expect(editor).to_be_visible(timeout=15_000)
 
-    # when: a person types a query and presses the run button
+    # when: a person opens a new tab, types a query and presses the run button
+    await page.click(".graphiql-tab-add")
+    await expect(page.locator(".graphiql-tab")).to_have_count(3)
     await editor.click()
     await page.keyboard.press("Control+A")
     await page.keyboard.press("Delete")
@@ -262,4 +280,93 @@ async def test_team_page_lists_members_invites_and_saves_preferences(
     )
     assert saved["viewer"]["notificationPreferences"] == {"newInquiry": False, "language": "de"}
     await page.screenshot(path=tmp_path / "team.png", full_page=True)
+    assert recorded.outside_requests == []
+
+
+async def test_graphiql_opens_with_a_login_tab_and_a_first_query_that_work_as_they_are(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given: the demo owner's login (the tabs use the README's demo login)
+    await api.mutate(
+        REGISTER_PARTNER,
+        {
+            "input": {
+                "partnerName": "Studio Aurora",
+                "slug": "studio-aurora",
+                "name": "Giulia Ferri",
+                "email": "owner@studio-aurora.example",
+                "password": "demo-password-1",
+            }
+        },
+    )
+    await page.goto(f"{server.base_url}/graphql")
+    editor = page.locator(".graphiql-query-editor .CodeMirror")
+    await expect(editor).to_be_visible(timeout=15_000)
+    tabs = page.locator(".graphiql-tab")
+    await expect(tabs).to_have_count(2)
+
+    # when: a person runs the first tab, then the second, as they are
+    await expect(editor).to_contain_text("mutation Login")
+    await page.click(".graphiql-execute-button")
+    result = page.locator(".graphiql-response")
+    await expect(result).to_contain_text('"token": "', timeout=10_000)
+    await tabs.nth(1).locator("button").first.click()
+    await expect(editor).to_contain_text("query FirstQuery")
+    await expect(editor).to_contain_text('{"Authorization": "Bearer <token>"}')
+    await page.click(".graphiql-execute-button")
+
+    # then: the first query answers for the signed-in owner
+    await expect(result).to_contain_text('"totalCount": 0', timeout=10_000)
+    await expect(result).to_contain_text('"name": "Giulia Ferri"')
+    await page.screenshot(path=tmp_path / "graphiql-tabs.png")
+    assert recorded.outside_requests == []
+
+
+async def test_the_dashboard_links_graphiql_and_the_development_mailbox(
+    server: ServerProcess, recorded: RecordedPage
+) -> None:
+    page = recorded.page
+    await page.goto(f"{server.base_url}/dashboard")
+    await expect(page.get_by_role("link", name="GraphiQL")).to_have_attribute("href", "/graphql")
+    await expect(page.get_by_role("link", name="E-mails")).to_have_attribute("href", "/dev/mail")
+
+
+async def test_the_development_mailbox_shows_a_decline_email_with_its_personal_message(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given: a partner declines an authorization with a personal message (no SMTP host set)
+    partner = await register_partner(api, public=True)
+    holder = await register_account(api, verified=False, email="paul.weiss@example.org")
+    server.execute_sql(
+        "UPDATE account_holder SET email_verified_at = ? WHERE email = ?",
+        (datetime.now(UTC).isoformat(" "), "paul.weiss@example.org"),
+    )
+    sent = await api.mutate(
+        SEND_INVITATION,
+        {"input": {"partnerSlug": partner.slug, "scope": "FULL", "message": "Hello"}},
+        holder.token,
+    )
+    personal = "Thank you for thinking of us! We are fully booked this year."
+    await api.mutate(
+        DECLINE,
+        {"input": {"invitationId": sent["invitation"]["id"], "personalMessage": personal}},
+        partner.token,
+    )
+
+    # when: the developer opens /dev/mail
+    await page.goto(f"{server.base_url}/dev/mail")
+
+    # then: the e-mail is listed and shown, its text part and its HTML part alike
+    listed = page.locator("#messages button", has_text="paul.weiss@example.org")
+    await expect(listed.first).to_be_visible(timeout=10_000)
+    await listed.first.click()
+    await expect(page.locator("#message-to")).to_contain_text("paul.weiss@example.org")
+    await expect(page.locator("#text-part")).to_contain_text(personal)
+    html_part = page.frame_locator("#html-part")
+    await expect(html_part.locator("body")).to_contain_text(personal, timeout=5_000)
+    await page.screenshot(path=tmp_path / "dev-mail.png", full_page=True)
     assert recorded.outside_requests == []

@@ -26,11 +26,11 @@ def test_defaults_match_the_design() -> None:
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite://partnerdesk.sqlite3"
     assert (settings.host, settings.port, settings.env) == ("127.0.0.1", 8000, "development")
-    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (
-        "localhost",
-        1025,
-        False,
-    )
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_starttls) == (None, 1025, False)
+    assert settings.dev_mailbox  # no SMTP host in development: the /dev/mail mailbox
+    assert (settings.log_format, settings.metrics_token) == ("text", None)
+    assert (settings.trusted_documents, settings.trusted_documents_only) == (None, False)
+    assert settings.shutdown_grace_seconds == 20
     assert (settings.mail_retry_base_seconds, settings.mail_max_attempts) == (30.0, 8)
     assert (settings.invitation_ttl_days, settings.token_ttl_hours) == (30, 336)
     assert settings.redis_url is None and settings.mail_worker is True
@@ -61,6 +61,9 @@ def test_values_are_parsed() -> None:
         ("PARTNERDESK_REDIS_URL", "http://x"),
         ("PARTNERDESK_TOKEN_TTL_HOURS", "0"),
         ("PARTNERDESK_MAIL_RETRY_BASE_SECONDS", "-1"),
+        ("PARTNERDESK_LOG_FORMAT", "xml"),
+        ("PARTNERDESK_TRUSTED_DOCUMENTS", "/nonexistent/manifest.json"),
+        ("PARTNERDESK_SHUTDOWN_GRACE_SECONDS", "-5"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
@@ -75,6 +78,33 @@ def test_cli_fails_with_one_clear_line_on_a_bad_value() -> None:
         result.stderr.strip()
         == "partnerdesk: PARTNERDESK_PORT='x' is invalid: must be a whole number"
     )
+
+
+def test_production_without_an_smtp_host_refuses_to_start_with_one_line(tmp_path: Path) -> None:
+    # given: production settings without PARTNERDESK_SMTP_HOST
+    env = {
+        "PARTNERDESK_ENV": "production",
+        "PARTNERDESK_DATABASE_URL": f"sqlite://{tmp_path / 'x.sqlite3'}",
+        "PATH": "/usr/bin:/bin",
+    }
+    # when: a process that would deliver e-mail starts
+    for command in (["serve"], ["worker"]):
+        result = partnerdesk(command, env)
+        # then: it stops before doing anything, with one line naming the variable
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "partnerdesk: PARTNERDESK_SMTP_HOST is not set: production needs a mail server "
+            "(only development keeps e-mails in the /dev/mail mailbox)"
+        ]
+    assert not (tmp_path / "x.sqlite3").exists()  # not even migrated
+
+
+def test_trusted_documents_only_needs_a_manifest() -> None:
+    settings = Settings.from_env(
+        {"PARTNERDESK_TRUSTED_DOCUMENTS_ONLY": "true", "PARTNERDESK_SMTP_HOST": "mail"}
+    )
+    with pytest.raises(ConfigError, match="PARTNERDESK_TRUSTED_DOCUMENTS"):
+        settings.check_for_serving(delivers_mail=True)
 
 
 def test_export_schema_prints_the_sdl() -> None:

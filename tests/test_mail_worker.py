@@ -196,7 +196,7 @@ def worker_environment(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
         "PARTNERDESK_DATABASE_URL": settings.database_url,
-        "PARTNERDESK_SMTP_HOST": settings.smtp_host,
+        "PARTNERDESK_SMTP_HOST": str(settings.smtp_host),
         "PARTNERDESK_SMTP_PORT": str(settings.smtp_port),
         "PARTNERDESK_MAIL_FROM": settings.mail_from,
         "PARTNERDESK_MAIL_RETRY_BASE_SECONDS": "0.01",
