@@ -162,12 +162,14 @@ async def _with_database(settings: Settings, action, **kwargs) -> Any:
 
 async def _work(settings: Settings) -> None:
     """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
-    from mailers.worker import deliver_until_signalled
+    from events.polling import run_until_signalled
 
     housekeeping = Housekeeping()
     housekeeping.start()
     try:
-        await deliver_until_signalled(settings)
+        # The feed events of what the workers record reach the servers' subscribers via Redis.
+        async with use_broker(create_broker(settings)):
+            await run_until_signalled([DeliveryWorker(settings)])
     finally:
         await housekeeping.stop()
 
