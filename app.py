@@ -1,8 +1,8 @@
 """The ASGI application and the `partnerdesk` command line.
 
 create_app(settings) -> Starlette with /graphql (HTTP and websocket), the offline
-GraphiQL assets, /dashboard, and /healthz; its lifespan opens the database and the
-event broker.
+GraphiQL assets, /dashboard and /healthz; its lifespan opens the database,
+the event broker and the delivery workers (e-mail, webhooks).
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from schema import create_schema
 from schema.http import GraphQLOverHTTP
 from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
+from webhooks.worker import WebhookWorker
 
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_MODULES = STATIC / "node_modules"
@@ -86,6 +87,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
+            webhook_worker = WebhookWorker(settings) if settings.webhook_worker else None
+            if webhook_worker:
+                webhook_worker.start()
             housekeeping = Housekeeping()
             housekeeping.start()
             try:
@@ -94,6 +98,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await housekeeping.stop()
                 if worker:
                     await worker.stop()
+                if webhook_worker:
+                    await webhook_worker.stop()
 
     routes: list = [
         Route("/graphql", http.__call__, methods=["GET", "POST"]),
@@ -161,7 +167,7 @@ async def _with_database(settings: Settings, action, **kwargs) -> Any:
 
 
 async def _work(settings: Settings) -> None:
-    """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
+    """`partnerdesk worker`: deliver e-mails and webhooks, keep house, until SIGTERM or SIGINT."""
     from events.polling import run_until_signalled
 
     housekeeping = Housekeeping()
@@ -169,7 +175,7 @@ async def _work(settings: Settings) -> None:
     try:
         # The feed events of what the workers record reach the servers' subscribers via Redis.
         async with use_broker(create_broker(settings)):
-            await run_until_signalled([DeliveryWorker(settings)])
+            await run_until_signalled([DeliveryWorker(settings), WebhookWorker(settings)])
     finally:
         await housekeeping.stop()
 
@@ -207,7 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         "seed-demo", help="seed demo data into an empty database and print the logins"
     )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    commands.add_parser("worker", help="deliver queued e-mails until SIGTERM or SIGINT")
+    commands.add_parser(
+        "worker", help="deliver queued e-mails and webhooks until SIGTERM or SIGINT"
+    )
     mail = commands.add_parser("mail", help="the e-mail outbox: status and dead letters")
     mail_commands = mail.add_subparsers(dest="mail_command", required=True)
     mail_commands.add_parser("status", help="counts by status and the last failures")

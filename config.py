@@ -26,6 +26,7 @@ MODEL_MODULES = [
     "models.invitation",
     "models.outbox",
     "models.activity",
+    "models.webhook",
 ]
 
 
@@ -234,6 +235,20 @@ class Settings:
     compiled_reads: bool = _setting("true", _boolean)
     # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
     inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))
+    # Webhooks (webhooks/): run the delivery worker inside `serve`; backoff base (full jitter,
+    # doubling) and how long a delivery is retried, which is also how long an endpoint may
+    # fail every attempt before it is disabled.
+    webhook_worker: bool = _setting("true", _boolean)
+    webhook_retry_base_seconds: float = _setting("30", _float_between(0.001, 86400))
+    webhook_max_age_hours: float = _setting("72", _float_between(0.001, 24 * 365))
+    # One attempt, from resolving the host to the last byte read; and sends in flight per worker.
+    webhook_timeout_seconds: float = _setting("10", _float_between(0.05, 600))
+    webhook_concurrency: int = _setting("10", _int_between(1, 1000))
+    # A worker's claim on a batch of deliveries (renewed while it sends them).
+    webhook_lease_seconds: float = _setting("120", _float_between(1, 86400))
+    # Let endpoints resolve to loopback, private, link-local and reserved addresses (tests and
+    # local development; cloud metadata addresses stay refused).
+    webhook_allow_private: bool = _setting("false", _boolean)
 
     @property
     def production(self) -> bool:
