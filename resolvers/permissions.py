@@ -51,6 +51,12 @@ MUTATION_AUDIENCES: dict[str, Audience] = {
     "sendAccessInvitation": Audience.ACCOUNT_HOLDER,
     "withdrawInvitation": Audience.ACCOUNT_HOLDER,
     "revokeAccess": Audience.ACCOUNT_HOLDER,
+    "createWebhookEndpoint": Audience.ADMIN,
+    "updateWebhookEndpoint": Audience.ADMIN,
+    "deleteWebhookEndpoint": Audience.ADMIN,
+    "rotateWebhookSecret": Audience.ADMIN,
+    "sendTestWebhook": Audience.ADMIN,
+    "redeliverWebhook": Audience.ADMIN,
 }
 
 _ROLES_OF = {

@@ -15,6 +15,7 @@ from schema.items import ItemMutation, ItemQuery
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
 from schema.subscriptions import LiveSubscription
+from schema.webhooks import WebhookDelivery, WebhookEndpoint, WebhookMutation
 
 
 @strawberry.type
@@ -44,6 +45,7 @@ class Mutation(
     ItemMutation,
     InquiryMutation,
     InvitationMutation,
+    WebhookMutation,
 ):
     pass
 
@@ -60,6 +62,6 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Partner, PartnerMember, AccountHolder],
+        types=[Partner, PartnerMember, AccountHolder, WebhookEndpoint, WebhookDelivery],
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import activity, customers, inquiries, invitations, items, partners
+from resolvers import activity, customers, inquiries, invitations, items, partners, webhooks
 from resolvers.actor import Actor
 from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
@@ -20,6 +20,7 @@ from schema.invitations import AccessInvitation, EmailDelivery
 from schema.items import Contract, Domain, Task
 from schema.partners import Partner, PartnerMember
 from schema.relay import Node
+from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 NodeFetcher = Callable[[Actor, int], Awaitable[Any]]
 
@@ -84,6 +85,16 @@ async def _email(actor: Actor, pk: int) -> EmailDelivery | None:
     return EmailDelivery.from_model(found) if found else None
 
 
+async def _webhook_endpoint(actor: Actor, pk: int) -> WebhookEndpoint | None:
+    found = await webhooks.get_endpoint(actor, pk)
+    return WebhookEndpoint.from_model(found) if found else None
+
+
+async def _webhook_delivery(actor: Actor, pk: int) -> WebhookDelivery | None:
+    found = await webhooks.get_delivery(actor, pk)
+    return WebhookDelivery.from_model(found) if found else None
+
+
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
 NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Customer": _customer,
@@ -97,6 +108,8 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Domain": _domain,
     "Contract": _contract,
     "Task": _task,
+    "WebhookEndpoint": _webhook_endpoint,
+    "WebhookDelivery": _webhook_delivery,
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,6 +15,9 @@ from schema.ids import to_global_id
 from schema.inputs import given_fields
 from schema.mutations import mutation
 from schema.relay import Node
+
+if TYPE_CHECKING:
+    from schema.webhooks import WebhookEndpoint
 
 strawberry.enum(MemberRole)
 
@@ -66,6 +69,16 @@ class Partner(Node):
     @strawberry.field(description="Inquiries still NEW.")
     async def new_inquiry_count(self, info: Info) -> int:
         return await inquiries.new_inquiry_count(info.context.actor)
+
+    @strawberry.field(
+        description="Where its events are sent (OWNER / ADMIN see them; a MEMBER gets [])."
+    )
+    async def webhook_endpoints(
+        self, info: Info
+    ) -> list[Annotated[WebhookEndpoint, strawberry.lazy("schema.webhooks")]]:
+        from schema.webhooks import endpoints_of_partner
+
+        return await endpoints_of_partner(info)
 
 
 @strawberry.type(description="A person working for a partner.")

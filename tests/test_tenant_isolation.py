@@ -63,6 +63,8 @@ ID_TYPES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "inquiryId": ("Inquiry",),
     "invitationId": ("AccessInvitation",),
     "assigneeId": ("PartnerMember",),
+    "endpointId": ("WebhookEndpoint",),
+    "deliveryId": ("WebhookDelivery",),
 }
 # ...and, for a bare `id` argument, by the operation.
 ID_TYPES_BY_OPERATION: dict[str, tuple[str, ...]] = {
