@@ -1,7 +1,7 @@
 """The ASGI application and the `partnerdesk` command line.
 
 create_app(settings) -> Starlette with /graphql (HTTP and websocket), the offline
-GraphiQL assets, /dashboard and /healthz; its lifespan opens the database,
+GraphiQL assets, /dashboard, /integrations and /healthz; its lifespan opens the database,
 the event broker and the delivery workers (e-mail, webhooks).
 """
 
@@ -107,6 +107,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
+        Route("/integrations", _static_file("integrations.html", "text/html; charset=utf-8")),
+        Route("/static/integrations.js", _static_file("integrations.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
