@@ -199,6 +199,23 @@ async def _print_mail_status() -> None:
             print(f"      {delivery.last_error_detail}")
 
 
+async def _print_webhook_status() -> None:
+    from webhooks.outbox import delivery_counts, recent_failures
+
+    counts = await delivery_counts()
+    print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+    failures = await recent_failures()
+    if failures:
+        print("Last failures (newest first; partners send one again with redeliverWebhook):")
+    for delivery in failures:
+        print(
+            f"  #{delivery.id} {delivery.event_type.value} to endpoint #{delivery.endpoint_id} "
+            f"({delivery.endpoint.url}), {delivery.attempts} attempt(s): {delivery.last_error}"
+        )
+        if delivery.last_error_detail:  # what the socket or the receiver said (never in the API)
+            print(f"      {delivery.last_error_detail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="partnerdesk", description="PartnerDesk GraphQL server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -223,6 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     mail_commands.add_parser("status", help="counts by status and the last failures")
     retry = mail_commands.add_parser("retry", help="re-queue a FAILED e-mail")
     retry.add_argument("id", type=int, help="the e-mail's id (see `mail status`)")
+    webhooks = commands.add_parser("webhooks", help="webhook deliveries: status and failures")
+    webhooks.add_subparsers(dest="webhooks_command", required=True).add_parser(
+        "status", help="deliveries by status and the last failures"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -246,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         _serve(settings, args.demo)
     elif args.command == "worker":
         asyncio.run(_with_database(settings, functools.partial(_work, settings)))
+    elif args.command == "webhooks":
+        asyncio.run(_with_database(settings, _print_webhook_status))
     elif args.command == "mail" and args.mail_command == "status":
         asyncio.run(_with_database(settings, _print_mail_status))
     elif args.command == "mail":

@@ -33,7 +33,7 @@ from models.webhook import (
     WebhookEventType,
 )
 from tests.support import GraphQLClient, create_customer, register_partner
-from tests.test_mail_worker import start_partnerdesk
+from tests.test_mail_worker import run_partnerdesk, start_partnerdesk
 from tests.webhook_receiver import HUGE_CHUNKS, Receiver, verifies
 from webhooks.payloads import body
 from webhooks.signing import new_secret
@@ -615,6 +615,26 @@ async def test_two_workers_on_postgres_send_each_delivery_exactly_once(
     assert len(ids) == 2000
     assert set(ids.values()) == {1}, [webhook_id for webhook_id, n in ids.items() if n > 1][:10]
     assert await WebhookDelivery.filter(status=Status.DELIVERED).count() == 2000
+
+
+async def test_webhooks_status_shows_counts_and_the_last_failures_with_their_detail(
+    app: Starlette, settings: Settings, receiver: Receiver
+) -> None:
+    # given: one delivery failed with 410, one delivered
+    endpoint = await an_endpoint(receiver)
+    failed, _ = await queued(endpoint, 2)
+    receiver.faults[:] = ["410"]
+    await deliver_everything(settings, concurrency=1)
+
+    # when
+    code, stdout, _ = await run_partnerdesk(worker_environment(settings), "webhooks", "status")
+
+    # then: operators see what partners see, and what the receiver said
+    assert code == 0
+    assert "QUEUED: 0  SENDING: 0  DELIVERED: 0  RETRYING: 0  FAILED: 2" in stdout
+    assert f"#{failed.id} CUSTOMER_CREATED to endpoint #{endpoint.id} ({endpoint.url})" in stdout
+    assert "The endpoint answered 410 Gone; endpoint disabled" in stdout
+    assert "HTTP 410 Gone" in stdout
 
 
 def test_bodies_are_the_documented_shape() -> None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tortoise.functions import Count
+
 import events
 from events.polling import wake_workers
 from models.activity import ActivityVerb
@@ -135,3 +137,29 @@ async def redeliver(delivery: WebhookDelivery) -> bool:
     if changed:
         events.after_commit(wake_webhook_workers)
     return bool(changed)
+
+
+# ---------------------------------------------------------------- `partnerdesk webhooks status`
+
+
+async def delivery_counts() -> dict[str, int]:
+    """How many deliveries are in each status (every status listed, zeros included)."""
+    counts = {status.value: 0 for status in WebhookDeliveryStatus}
+    rows = (
+        await WebhookDelivery.annotate(count=Count("id"))
+        .group_by("status")
+        .values("status", "count")
+    )
+    for row in rows:
+        counts[str(row["status"])] = row["count"]
+    return counts
+
+
+async def recent_failures(limit: int = 10) -> list[WebhookDelivery]:
+    """The last FAILED deliveries, newest first, with their endpoints."""
+    return (
+        await WebhookDelivery.filter(status=WebhookDeliveryStatus.FAILED)
+        .order_by("-id")
+        .limit(limit)
+        .prefetch_related("endpoint")
+    )

@@ -185,15 +185,20 @@ class OutcomeRecorder:
 class OutcomeLog:
     """Group commit of outcomes, overlapped with the next sends, for concurrent senders.
 
-    `add` queues an outcome and starts a writer if none runs; the writer commits whatever has
-    gathered, again and again, until nothing is left. Senders call `wait_for_room` before each
-    send, which waits while `limit` outcomes await their commit. A failed commit is raised to
-    the next caller (the batch then fails; its rows are retried after their lease).
+    Outcomes gather until `group_size` wait (or a sender needs room, or the batch closes); then
+    a writer commits them in one transaction, and keeps committing while full groups are
+    waiting, as the senders go on sending. Senders call `wait_for_room` before each send, which
+    waits while `limit` outcomes await their commit: a crash sends at most that many (plus
+    those in flight) twice. A failed commit is raised to the next caller (the batch then
+    fails; its rows are retried after their lease).
     """
 
-    def __init__(self, record: Callable[[list[Outcome]], Awaitable[None]], limit: int) -> None:
+    def __init__(
+        self, record: Callable[[list[Outcome]], Awaitable[None]], group_size: int, limit: int
+    ) -> None:
         self._record = record
-        self._limit = limit
+        self._group_size = group_size
+        self._limit = max(limit, group_size)
         self._waiting: list[Outcome] = []
         self._writing = 0
         self._writer: asyncio.Task[None] | None = None
@@ -210,9 +215,14 @@ class OutcomeLog:
             if error is not None:
                 raise error
 
+    def _start_writing(self) -> None:
+        self._raise_if_failed()
+        if self._waiting and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write())
+
     async def wait_for_room(self) -> None:
         while self.unrecorded >= self._limit:
-            self._raise_if_failed()
+            self._start_writing()  # a full log is committed, whatever its groups
             self._committed.clear()
             await self._committed.wait()
         self._raise_if_failed()
@@ -220,8 +230,8 @@ class OutcomeLog:
     def add(self, outcome: Outcome) -> None:
         self._raise_if_failed()
         self._waiting.append(outcome)
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
+        if len(self._waiting) >= self._group_size:
+            self._start_writing()
 
     async def _write(self) -> None:
         try:
@@ -231,6 +241,8 @@ class OutcomeLog:
                 await self._record(group)
                 self._writing = 0
                 self._committed.set()
+                if len(self._waiting) < self._group_size:
+                    return  # the rest waits for company, or for close()
         finally:
             self._writing = 0
             self._committed.set()  # waiters re-check, and see a failure

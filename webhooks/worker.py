@@ -104,6 +104,7 @@ class WebhookWorker(PollingWorker):
         self.guard = AddressGuard(settings.webhook_allow_private, resolver)
         self.policy = UrlPolicy.of(settings)
         self._sockets = sockets
+        self._targets: dict[str, httpx.URL] = {}
         self._client: httpx.AsyncClient | None = None
         self._lease_until = now()
         self._renewing = asyncio.Lock()
@@ -203,7 +204,11 @@ class WebhookWorker(PollingWorker):
         }
         recorder = OutcomeRecorder(self.settings, token, self.note_next_due)
         recorder.failing = {e.id for e in endpoints.values() if e.failing_since is not None}
-        outcomes = OutcomeLog(recorder.record, UNRECORDED_PER_SENDER * self.concurrency)
+        outcomes = OutcomeLog(
+            recorder.record,
+            group_size=self.concurrency,
+            limit=UNRECORDED_PER_SENDER * self.concurrency,
+        )
         pending = deque(rows)
         held = {row.id for row in rows}
         # Endpoints that could not be reached in this batch: their other deliveries share the
@@ -279,11 +284,20 @@ class WebhookWorker(PollingWorker):
             return Outcome(delivery, endpoint, status_code=status_code)
         return Outcome(delivery, endpoint, failure=answered(status_code, reason))
 
+    def _target(self, url: str) -> httpx.URL:
+        """The parsed URL, if the policy still allows it (it was allowed when saved, but the
+        settings may have changed since). Kept per URL: a batch posts to few of them."""
+        target = self._targets.get(url)
+        if target is None:
+            if self.policy.problem(url) is not None:
+                raise BlockedAddress("the URL", "not allowed any more")
+            if len(self._targets) >= 1024:
+                self._targets.clear()
+            target = self._targets[url] = httpx.URL(url)
+        return target
+
     async def _post(self, url: str, payload: str, headers: dict[str, str]) -> tuple[int, str]:
-        problem = self.policy.problem(url)
-        if problem is not None:  # saved when allowed; the settings may have changed since
-            raise BlockedAddress("the URL", "not allowed any more")
-        target = httpx.URL(url)
+        target = self._target(url)
         host, port = host_and_port(target)
         addresses = await self.guard.checked_addresses(host, port)
         with pinned(host, port, addresses):
