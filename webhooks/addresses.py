@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -287,11 +288,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         self,
         guard: AddressGuard,
         limits: httpx.Limits,
+        ssl_context: ssl.SSLContext | None = None,
         sockets: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
-        super().__init__(limits=limits, trust_env=False)
+        ssl_context = ssl_context or httpx.create_ssl_context(trust_env=False)
+        super().__init__(verify=ssl_context, limits=limits, trust_env=False)
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
