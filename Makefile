@@ -6,8 +6,9 @@ PG_PASS_SKIPPED := PostgreSQL pass skipped: set PARTNERDESK_TEST_DATABASE_URL=po
 
 .PHONY: run test test-sqlite test-postgres fuzz lint lint-schema format setup browser clean bench soak
 
+# Webhooks may go to receivers on this machine while developing (never in production).
 run: setup
-	$(BIN)/partnerdesk serve --demo
+	PARTNERDESK_WEBHOOK_ALLOW_PRIVATE=true $(BIN)/partnerdesk serve --demo
 
 test: setup browser test-sqlite test-postgres
 

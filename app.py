@@ -1,8 +1,9 @@
 """The ASGI application and the `partnerdesk` command line.
 
 create_app(settings) -> Starlette with /graphql (HTTP and websocket), the offline
-GraphiQL assets, /dashboard, /healthz, /readyz, /metrics and, in development, /dev/mail
-(endpoints.py); its lifespan opens the database and the event broker.
+GraphiQL assets, /dashboard, /team, /integrations, /healthz, /readyz, /metrics and, in
+development, /dev/mail (endpoints.py); its lifespan opens the database, the event broker and
+the delivery workers (e-mail, webhooks).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
 from telemetry import tracing
 from telemetry.logs import configure_logging
+from webhooks.worker import WebhookWorker
 
 STATIC = Path(__file__).resolve().parent / "static"
 NODE_MODULES = STATIC / "node_modules"
@@ -91,6 +93,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
+            webhook_worker = WebhookWorker(settings) if settings.webhook_worker else None
+            if webhook_worker:
+                webhook_worker.start()
             housekeeping = Housekeeping(settings=settings)
             housekeeping.start()
             try:
@@ -99,6 +104,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await housekeeping.stop()
                 if worker:
                     await worker.stop()
+                if webhook_worker:
+                    await webhook_worker.stop()
 
     routes: list = [
         Route("/graphql", http.__call__, methods=["GET", "POST"]),
@@ -107,6 +114,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/readyz", endpoints.readyz_endpoint(settings)),
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
+        Route("/integrations", _static_file("integrations.html", "text/html; charset=utf-8")),
+        Route("/static/integrations.js", _static_file("integrations.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
         Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
         Route("/static/team.js", _static_file("team.js", "text/javascript")),
@@ -204,13 +213,15 @@ async def _with_database(settings: Settings, action, **kwargs) -> Any:
 
 
 async def _work(settings: Settings) -> None:
-    """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
-    from mailers.worker import deliver_until_signalled
+    """`partnerdesk worker`: deliver e-mails and webhooks, keep house, until SIGTERM or SIGINT."""
+    from events.polling import run_until_signalled
 
     housekeeping = Housekeeping(settings=settings)
     housekeeping.start()
     try:
-        await deliver_until_signalled(settings)
+        # The feed events of what the workers record reach the servers' subscribers via Redis.
+        async with use_broker(create_broker(settings)):
+            await run_until_signalled([DeliveryWorker(settings), WebhookWorker(settings)])
     finally:
         await housekeeping.stop()
 
@@ -232,6 +243,23 @@ async def _print_mail_status() -> None:
             print(f"      {delivery.last_error_detail}")
 
 
+async def _print_webhook_status() -> None:
+    from webhooks.outbox import delivery_counts, recent_failures
+
+    counts = await delivery_counts()
+    print("  ".join(f"{status}: {count}" for status, count in counts.items()))
+    failures = await recent_failures()
+    if failures:
+        print("Last failures (newest first; partners send one again with redeliverWebhook):")
+    for delivery in failures:
+        print(
+            f"  #{delivery.id} {delivery.event_type.value} to endpoint #{delivery.endpoint_id} "
+            f"({delivery.endpoint.url}), {delivery.attempts} attempt(s): {delivery.last_error}"
+        )
+        if delivery.last_error_detail:  # what the socket or the receiver said (never in the API)
+            print(f"      {delivery.last_error_detail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="partnerdesk", description="PartnerDesk GraphQL server.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -248,12 +276,18 @@ def main(argv: list[str] | None = None) -> int:
         "seed-demo", help="seed demo data into an empty database and print the logins"
     )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    commands.add_parser("worker", help="deliver queued e-mails until SIGTERM or SIGINT")
+    commands.add_parser(
+        "worker", help="deliver queued e-mails and webhooks until SIGTERM or SIGINT"
+    )
     mail = commands.add_parser("mail", help="the e-mail outbox: status and dead letters")
     mail_commands = mail.add_subparsers(dest="mail_command", required=True)
     mail_commands.add_parser("status", help="counts by status and the last failures")
     retry = mail_commands.add_parser("retry", help="re-queue a FAILED e-mail")
     retry.add_argument("id", type=int, help="the e-mail's id (see `mail status`)")
+    webhooks = commands.add_parser("webhooks", help="webhook deliveries: status and failures")
+    webhooks.add_subparsers(dest="webhooks_command", required=True).add_parser(
+        "status", help="deliveries by status and the last failures"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -280,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
         _serve(settings, args.demo)
     elif args.command == "worker":
         asyncio.run(_with_database(settings, functools.partial(_work, settings)))
+    elif args.command == "webhooks":
+        asyncio.run(_with_database(settings, _print_webhook_status))
     elif args.command == "mail" and args.mail_command == "status":
         asyncio.run(_with_database(settings, _print_mail_status))
     elif args.command == "mail":

@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "models.team",
     "models.notification",
     "models.dev_mail",
+    "models.webhook",
 ]
 
 
@@ -273,6 +274,20 @@ class Settings:
     member_invitation_ttl_hours: int = _setting("168", _int_between(1, 24 * 366))
     rate_limit_verification_email: str = _setting("3/hour", _rate_limits)
     rate_limit_password_reset: str = _setting("5/hour", _rate_limits)
+    # Webhooks (webhooks/): run the delivery worker inside `serve`; backoff base (full jitter,
+    # doubling) and how long a delivery is retried, which is also how long an endpoint may
+    # fail every attempt before it is disabled.
+    webhook_worker: bool = _setting("true", _boolean)
+    webhook_retry_base_seconds: float = _setting("30", _float_between(0.001, 86400))
+    webhook_max_age_hours: float = _setting("72", _float_between(0.001, 24 * 365))
+    # One attempt, from resolving the host to the last byte read; and sends in flight per worker.
+    webhook_timeout_seconds: float = _setting("10", _float_between(0.05, 600))
+    webhook_concurrency: int = _setting("10", _int_between(1, 1000))
+    # A worker's claim on a batch of deliveries (renewed while it sends them).
+    webhook_lease_seconds: float = _setting("120", _float_between(1, 86400))
+    # Let endpoints resolve to loopback, private, link-local and reserved addresses (tests and
+    # local development; cloud metadata addresses stay refused).
+    webhook_allow_private: bool = _setting("false", _boolean)
 
     @property
     def production(self) -> bool:

@@ -23,13 +23,16 @@ from mailers.dev_mailbox import mailbox_listing, mailbox_message
 from mailers.outbox import email_outbox_state
 from models.database import pending_migrations, pool_usage
 from telemetry import metrics
+from webhooks.outbox import webhook_outbox_state
 
 log = logging.getLogger("partnerdesk")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-# Every outbox /metrics reports (depth and age of the oldest queued item), by kind. Another
-# outbox (webhooks) adds its probe here: `"webhook": webhook_outbox_state`.
-OUTBOXES: dict[str, metrics.OutboxProbe] = {"email": email_outbox_state}
+# Every outbox /metrics reports (depth and age of the oldest waiting item), by kind.
+OUTBOXES: dict[str, metrics.OutboxProbe] = {
+    "email": email_outbox_state,
+    "webhook": webhook_outbox_state,
+}
 READINESS_TIMEOUT_SECONDS = 2.0
 
 STATIC = Path(__file__).resolve().parent / "static"

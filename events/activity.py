@@ -6,7 +6,8 @@ subscriptions follow (inquiries, access authorizations), the change's own event 
 that transaction commits, and never if it rolls back.
 
 It lives here, below resolvers/ and mailers/, because both record changes: the resolvers
-their flows, the mail worker the e-mails it sent or gave up on.
+their flows, the mail worker the e-mails it sent or gave up on. Every change that is a
+webhook event type also queues its deliveries here (webhooks/outbox.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from events.event import Event, EventKind
 from events.publishing import publish_later
 from models.activity import ActivityEvent, ActivityVerb
 from models.statements import insert_returning_id
+from webhooks.outbox import queue_deliveries
 
 # The event of each verb that names a change subscriptions follow (badges, new items): the
 # kind of the same name, so a change has one name from its row to its event.
@@ -44,15 +46,18 @@ async def record_activity(
 ) -> int:
     """Write one activity row inside the events.transaction() of the change it describes; its id.
 
-    Every change writes one, so it is one plain INSERT (models/statements.py).
+    Every change writes one, so it is one plain INSERT (models/statements.py). The change's
+    webhook deliveries are queued here too, in the same transaction (webhooks/outbox.py).
     """
+    at = datetime.now(UTC)
+    actor_name = actor.display_name if actor else None
     row_id = await insert_returning_id(
         ActivityEvent._meta.db_table,
         {
             "partner_id": partner_id,
             "verb": verb.value,
-            "at": datetime.now(UTC),
-            "actor_name": actor.display_name if actor else None,
+            "at": at,
+            "actor_name": actor_name,
             "summary": summary[:500],
             "customer_id": customer_id,
             "subject_type": subject[0] if subject else None,
@@ -67,4 +72,12 @@ async def record_activity(
     kind = EVENT_OF_VERB.get(verb)
     if kind is not None:
         publish_later(Event(kind, partner_id, subject_id=subject[1] if subject else None))
+    await queue_deliveries(
+        partner_id,
+        verb.name,
+        at=at,
+        subject=subject,
+        customer_id=customer_id,
+        actor_name=actor_name,
+    )
     return row_id

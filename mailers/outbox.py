@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from tortoise.connection import get_connection
 from tortoise.functions import Count
 
 import events
+from events.polling import outbox_state
 from mailers.templates import header_text, render
 from mailers.worker import wake_delivery_workers
 from models.outbox import EmailDelivery, EmailStatus
@@ -67,19 +67,7 @@ async def delivery_counts() -> dict[str, int]:
 
 async def email_outbox_state() -> OutboxState:
     """How many e-mails wait (QUEUED) and the age of the oldest, for /metrics."""
-    # One indexed aggregate (status, next_attempt_at): cheap at every scrape.
-    _count, rows = await get_connection("default").execute_query(
-        "SELECT COUNT(*) AS queued, MIN(queued_at) AS oldest FROM email_delivery"
-        " WHERE status = 'QUEUED'"
-    )
-    queued, oldest = rows[0]["queued"], rows[0]["oldest"]
-    if not queued or oldest is None:
-        return OutboxState(0, 0.0)
-    if isinstance(oldest, str):  # SQLite hands aggregates back as text
-        oldest = datetime.fromisoformat(oldest)
-    if oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return OutboxState(queued, max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
+    return await outbox_state("email_delivery", (EmailStatus.QUEUED,))
 
 
 async def recent_failures(limit: int = 10) -> list[EmailDelivery]:

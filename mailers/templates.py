@@ -158,6 +158,9 @@ def render(template: str, language: str | None, values: Mapping[str, str | None]
 
 INVITATION_DECLINED = "invitation_declined"
 INVITATION_CONNECTED = "invitation_connected"
+# To a partner's owners when the webhook worker disables an endpoint; the message slot holds
+# the endpoint's URL and the reason (webhooks/endpoints.py).
+WEBHOOK_DISABLED = "webhook_disabled"
 
 TEMPLATES: dict[str, dict[str, Wording]] = {
     INVITATION_DECLINED: {
@@ -229,6 +232,51 @@ TEMPLATES: dict[str, dict[str, Wording]] = {
                 "PartnerDesk e ora ti segue come cliente.",
                 "Puoi vedere l'autorizzazione nel tuo account e revocarla lì in qualsiasi momento.",
             ),
+            sign_off=("Cordiali saluti", "PartnerDesk"),
+        ),
+    },
+    WEBHOOK_DISABLED: {
+        "en": Wording(
+            subject="$partner: a webhook endpoint was disabled",
+            paragraphs=(
+                "Hello $recipient,",
+                "PartnerDesk has stopped sending events to one of the webhook endpoints of "
+                "$partner, because its deliveries kept failing or the receiving system asked "
+                "not to be sent any more.",
+                MESSAGE_SLOT,
+                "Once the receiving system works again, enable the endpoint on the integrations "
+                'page; failed deliveries can be sent again there with "Redeliver".',
+            ),
+            message_intro="The endpoint, and why it was disabled:",
+            sign_off=("Kind regards", "PartnerDesk"),
+        ),
+        "de": Wording(
+            subject="$partner: ein Webhook-Endpunkt wurde deaktiviert",
+            paragraphs=(
+                "Guten Tag $recipient,",
+                "PartnerDesk sendet keine Ereignisse mehr an einen der Webhook-Endpunkte von "
+                "$partner, weil die Zustellungen dorthin immer wieder fehlschlugen oder das "
+                "empfangende System keine mehr erhalten möchte.",
+                MESSAGE_SLOT,
+                "Sobald das empfangende System wieder funktioniert, aktivieren Sie den Endpunkt "
+                "auf der Seite „Integrationen“; fehlgeschlagene Zustellungen lassen sich dort "
+                "mit „Erneut senden“ wiederholen.",
+            ),
+            message_intro="Der Endpunkt und der Grund der Deaktivierung:",
+            sign_off=("Freundliche Grüße", "PartnerDesk"),
+        ),
+        "it": Wording(
+            subject="$partner: un endpoint webhook è stato disattivato",
+            paragraphs=(
+                "Buongiorno $recipient,",
+                "PartnerDesk non invia più eventi a uno degli endpoint webhook di $partner, "
+                "perché le consegne continuavano a fallire o il sistema ricevente ha chiesto "
+                "di non riceverne più.",
+                MESSAGE_SLOT,
+                "Quando il sistema ricevente funziona di nuovo, riattiva l'endpoint nella pagina "
+                "delle integrazioni; lì puoi inviare di nuovo le consegne fallite con «Reinvia».",
+            ),
+            message_intro="L'endpoint e il motivo della disattivazione:",
             sign_off=("Cordiali saluti", "PartnerDesk"),
         ),
     },

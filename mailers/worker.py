@@ -18,16 +18,9 @@ PARTNERDESK_MAIL_MAX_AGE_HOURS; permanent ones (5xx) are FAILED at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
-import random
-import secrets
-import signal
-import socket
-import weakref
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import aiosmtplib
@@ -37,6 +30,8 @@ from tortoise.expressions import F, Q
 import events
 from config import Settings
 from events.activity import record_activity
+from events.polling import PollingWorker, backoff_seconds, wake_workers
+from events.polling import now as _now
 from mailers.failures import ConnectionFailed, SendFailure, classify_failure, unbuildable
 from mailers.message import build_message, one_line, sender_address
 from mailers.smtp import mail_transport
@@ -48,7 +43,6 @@ log = logging.getLogger("partnerdesk.mail")
 
 BATCH_SIZE = 50
 POLL_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 3600.0
 ERROR_LENGTH = 2000
 # A reply can trickle in; bound a whole send at a few SMTP commands' worth of timeouts.
 SEND_DEADLINE_FACTOR = 5
@@ -56,31 +50,19 @@ SEND_DEADLINE_FACTOR = 5
 GROUP_SIZE = 4
 MAX_UNRECORDED = 8
 
-_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
+__all__ = ["DeliveryWorker", "backoff_seconds", "wake_delivery_workers"]
 
 
 def wake_delivery_workers() -> None:
     """Tell this process's delivery workers that QUEUED rows were committed (call after commit)."""
-    for worker in list(_workers):
-        worker.notify()
+    wake_workers(DeliveryWorker.kind)
 
 
-def backoff_seconds(attempts: int, base: float) -> float:
-    """Full jitter: uniform in [0, base * 2^(attempts-1)], capped at an hour."""
-    ceiling = min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts - 1, 40))
-    return random.uniform(0, ceiling)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _new_worker_id() -> str:
-    return f"{socket.gethostname()[:24]}-{os.getpid()}-{secrets.token_hex(3)}"
-
-
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
     """Claims due outbox rows in batches and sends each batch over one connection."""
+
+    kind = "mail worker"
+    log = logging.getLogger("partnerdesk.mail")
 
     def __init__(
         self,
@@ -90,100 +72,33 @@ class DeliveryWorker:
         poll_seconds: float = POLL_SECONDS,
         worker_id: str | None = None,
     ) -> None:
-        self.settings = settings
-        self.batch_size = batch_size
-        self.poll_seconds = poll_seconds
-        self.worker_id = worker_id or _new_worker_id()
-        self.lease = timedelta(seconds=settings.mail_lease_seconds)
-        self.max_age = timedelta(hours=settings.mail_max_age_hours)
         # The lease is renewed once less than half of it is left, before each send; a send
         # that ends within half a lease can therefore never outlive the claim on its row.
-        self.send_deadline = min(
+        send_deadline = min(
             settings.smtp_timeout_seconds * SEND_DEADLINE_FACTOR, settings.mail_lease_seconds / 2
         )
+        super().__init__(
+            batch_size=batch_size,
+            poll_seconds=poll_seconds,
+            worker_id=worker_id,
+            stop_grace=send_deadline + 10,
+        )
+        self.settings = settings
+        self.lease = timedelta(seconds=settings.mail_lease_seconds)
+        self.max_age = timedelta(hours=settings.mail_max_age_hours)
+        self.send_deadline = send_deadline
         self._sender = sender_address(settings.mail_from)
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
         self.transport = mail_transport(settings, self.send_deadline)
-        self._batches = 0
-        self._next_due: datetime | None = None
         self._lease_until = _now()
-        _workers.add(self)
 
-    # ------------------------------------------------------------ lifecycle
-
-    def notify(self) -> None:
-        """Wake the worker now instead of at its next poll."""
-        self._wake.set()
-
-    def request_stop(self) -> None:
-        """Ask the worker to stop after the message it is sending (signal-handler safe)."""
-        self._stopping = True
-        self._wake.set()
-
-    def start(self) -> asyncio.Task[None]:
-        """Run the worker as a task of the running loop (inherits the Tortoise context)."""
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._task = asyncio.create_task(self.run(), name=f"mail-worker-{self.worker_id}")
-        return self._task
-
-    async def stop(self, grace_seconds: float | None = None) -> None:
-        """Finish the current message, release unsent claimed rows, close the connection."""
-        self.request_stop()
-        task, self._task = self._task, None
-        if task is None:  # driven by run_once() alone
-            await self.transport.close()
-            return
-        done, _ = await asyncio.wait({task}, timeout=grace_seconds or self.send_deadline + 10)
-        if not done:
-            log.warning("mail worker %s did not stop in time; cancelling it", self.worker_id)
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    async def run(self) -> None:
-        """Deliver until stopped: a batch whenever rows are due, else wait for a wake-up or poll."""
-        log.debug("mail worker %s started", self.worker_id)
-        failures_in_a_row = 0
-        try:
-            while not self._stopping:
-                self._wake.clear()
-                try:
-                    handled = await self.run_once()
-                    failures_in_a_row = 0
-                except Exception:  # the database or a bug; keep the worker alive and back off
-                    failures_in_a_row += 1
-                    log.exception("mail worker %s: batch failed", self.worker_id)
-                    await self.transport.close()
-                    await self._idle(min(30.0, self.poll_seconds * 2**failures_in_a_row))
-                    continue
-                if handled < self.batch_size:
-                    await self.transport.close()
-                    await self._idle(self._seconds_until_next_due())
-        finally:
-            await self.transport.close()
-            log.debug("mail worker %s stopped", self.worker_id)
-
-    async def _idle(self, seconds: float) -> None:
-        if self._stopping or seconds <= 0:
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
-
-    def _seconds_until_next_due(self) -> float:
-        seconds = self.poll_seconds
-        if self._next_due is not None:
-            seconds = min(seconds, (self._next_due - _now()).total_seconds())
-            self._next_due = None
-        return seconds
+    async def release(self) -> None:
+        await self.transport.close()
 
     # ------------------------------------------------------------ one batch
 
     async def run_once(self) -> int:
         """Claim and send one batch of due rows; the number of rows claimed."""
-        self._batches += 1
-        token = f"{self.worker_id}/{self._batches}"[:64]
+        token = self.next_batch_token()
         rows = await self._claim(token)
         if not rows:
             return 0
@@ -245,7 +160,7 @@ class DeliveryWorker:
         pending = list(rows)
         outcomes = OutcomeLog(self, token)
         try:
-            while pending and not self._stopping:
+            while pending and not self.stopping:
                 if _now() >= self._lease_until - self.lease / 2:
                     pending = await self._renew_lease(pending, token)
                     if not pending:
@@ -377,8 +292,7 @@ class DeliveryWorker:
                 claimed_until=None,
                 claimed_by=None,
             )
-            if self._next_due is None or next_attempt < self._next_due:
-                self._next_due = next_attempt
+            self.note_next_due(next_attempt)
             log.info("e-mail %s: attempt %s failed, retrying: %s", delivery.id, attempts, detail)
             return
         reason = failure.public_text()
@@ -449,21 +363,3 @@ class OutcomeLog:
         writing, self.writing, self.writing_count = self.writing, None, 0
         if writing is not None:
             await writing  # raises if that commit failed
-
-
-# ---------------------------------------------------------------- command line
-
-
-async def deliver_until_signalled(settings: Settings) -> None:
-    """`partnerdesk worker`: deliver until SIGTERM or SIGINT, then shut down cleanly."""
-    worker = DeliveryWorker(settings)
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, worker.request_stop)
-    try:
-        # The EMAIL_SENT / EMAIL_FAILED feed events reach the servers' subscribers via Redis.
-        async with events.use_broker(events.create_broker(settings)):
-            await worker.run()
-    finally:
-        for signal_number in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signal_number)

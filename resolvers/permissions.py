@@ -65,6 +65,12 @@ MUTATION_AUDIENCES: dict[str, Audience] = {
     "removeMember": Audience.ADMIN,
     "changeMemberRole": Audience.OWNER,
     "transferOwnership": Audience.OWNER,
+    "createWebhookEndpoint": Audience.ADMIN,
+    "updateWebhookEndpoint": Audience.ADMIN,
+    "deleteWebhookEndpoint": Audience.ADMIN,
+    "rotateWebhookSecret": Audience.ADMIN,
+    "sendTestWebhook": Audience.ADMIN,
+    "redeliverWebhook": Audience.ADMIN,
 }
 
 _ROLES_OF = {

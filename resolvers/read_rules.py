@@ -28,6 +28,7 @@ from models.item import Contract, Domain, Task
 from models.outbox import EmailDelivery
 from models.partner import Partner, PartnerMember
 from models.team import MemberInvitation, MemberInvitationStatus
+from models.webhook import WebhookDelivery, WebhookEndpoint
 from resolvers.actor import Actor
 from resolvers.conditions import (
     NOW,
@@ -251,6 +252,16 @@ MEMBER_INVITATIONS = ReadRules(
 )
 EMAILS = ReadRules(EmailDelivery, orders={"NEWEST_FIRST": NEWEST_FIRST})
 PARTNERS = ReadRules(Partner, scope=Scope(member_column="id"))
+# Webhooks: the partner's OWNER and ADMINs read them (resolvers/webhooks.py refuses the rest).
+WEBHOOK_ENDPOINTS = ReadRules(WebhookEndpoint, orders={"OLDEST_FIRST": BY_ID})
+WEBHOOK_DELIVERIES = ReadRules(
+    WebhookDelivery,
+    orders={"NEWEST_FIRST": NEWEST_FIRST},
+    filters={
+        "endpoint_id": lambda endpoint_id: equals(endpoint_id=endpoint_id),
+        "statuses": lambda statuses: [OneOf("status", tuple(statuses))],
+    },
+)
 
 READ_RULES: dict[type[Model], ReadRules] = {
     rules.model: rules
@@ -266,6 +277,8 @@ READ_RULES: dict[type[Model], ReadRules] = {
         MEMBER_INVITATIONS,
         EMAILS,
         PARTNERS,
+        WEBHOOK_ENDPOINTS,
+        WEBHOOK_DELIVERIES,
     )
 }
 

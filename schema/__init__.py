@@ -17,6 +17,7 @@ from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
 from schema.subscriptions import LiveSubscription
 from schema.team import MemberInvitation, TeamMutation
+from schema.webhooks import WebhookDelivery, WebhookEndpoint, WebhookMutation
 
 
 @strawberry.type
@@ -48,6 +49,7 @@ class Mutation(
     InvitationMutation,
     IdentityMutation,
     TeamMutation,
+    WebhookMutation,
 ):
     pass
 
@@ -64,6 +66,13 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[Partner, PartnerMember, AccountHolder, MemberInvitation],
+        types=[
+            Partner,
+            PartnerMember,
+            AccountHolder,
+            MemberInvitation,
+            WebhookEndpoint,
+            WebhookDelivery,
+        ],
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

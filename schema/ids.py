@@ -11,6 +11,7 @@ import binascii
 
 import strawberry
 
+from models.global_ids import global_id
 from resolvers.errors import NotFound
 
 # Primary keys are 32-bit integer columns; a larger number cannot name a row.
@@ -20,7 +21,7 @@ NO_ROW = 0
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
+    return strawberry.ID(global_id(type_name, pk))
 
 
 def to_opaque_id(type_name: str, key: str) -> strawberry.ID:

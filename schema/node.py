@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import activity, customers, inquiries, invitations, items, partners, team
+from resolvers import activity, customers, inquiries, invitations, items, partners, team, webhooks
 from resolvers.actor import Actor
 from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
@@ -21,6 +21,7 @@ from schema.items import Contract, Domain, Task
 from schema.partners import Partner, PartnerMember
 from schema.relay import Node
 from schema.team import MemberInvitation
+from schema.webhooks import WebhookDelivery, WebhookEndpoint
 
 NodeFetcher = Callable[[Actor, int], Awaitable[Any]]
 
@@ -90,6 +91,16 @@ async def _member_invitation(actor: Actor, pk: int) -> MemberInvitation | None:
     return MemberInvitation.from_model(found) if found else None
 
 
+async def _webhook_endpoint(actor: Actor, pk: int) -> WebhookEndpoint | None:
+    found = await webhooks.get_endpoint(actor, pk)
+    return WebhookEndpoint.from_model(found) if found else None
+
+
+async def _webhook_delivery(actor: Actor, pk: int) -> WebhookDelivery | None:
+    found = await webhooks.get_delivery(actor, pk)
+    return WebhookDelivery.from_model(found) if found else None
+
+
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
 NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Customer": _customer,
@@ -104,6 +115,8 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Contract": _contract,
     "Task": _task,
     "MemberInvitation": _member_invitation,
+    "WebhookEndpoint": _webhook_endpoint,
+    "WebhookDelivery": _webhook_delivery,
 }
 
 

@@ -22,6 +22,7 @@ from schema.relay import Node
 
 if TYPE_CHECKING:
     from schema.team import MemberInvitation
+    from schema.webhooks import WebhookEndpoint
 
 strawberry.enum(MemberRole)
 strawberry.enum(MemberInvitationStatus)
@@ -78,6 +79,16 @@ class Partner(Node):
     @strawberry.field(description="The team: active members, oldest first.")
     async def members(self, info: Info) -> list[PartnerMember]:
         return [PartnerMember.from_model(m) for m in await team.list_members(info.context.actor)]
+
+    @strawberry.field(
+        description="Where its events are sent (OWNER / ADMIN see them; a MEMBER gets [])."
+    )
+    async def webhook_endpoints(
+        self, info: Info
+    ) -> list[Annotated[WebhookEndpoint, strawberry.lazy("schema.webhooks")]]:
+        from schema.webhooks import endpoints_of_partner
+
+        return await endpoints_of_partner(info)
 
     @strawberry.field(
         description="Invitations to join the team, newest first (PENDING past its expiry reads "

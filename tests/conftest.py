@@ -81,6 +81,9 @@ def base_settings(database_url: str) -> Settings:
         Settings.from_env(),
         database_url=database_url,
         mail_worker=False,
+        webhook_worker=False,
+        # Test receivers listen on loopback; tests of the address guard turn this off.
+        webhook_allow_private=True,
         password_hash_profile="fast",
         rate_limit_inquiry_ip=generous,
         rate_limit_inquiry_partner=generous,

@@ -1,6 +1,7 @@
 """A two-partner world, built through the API, for the isolation and fuzzing suites.
 
-Partner A and partner B each get customers (one archived), a domain, a contract and a
+Partner A and partner B each get a webhook endpoint (registered first, so every change below
+queues a delivery for it), customers (one archived), a domain, a contract and a
 task assigned to a customer and to a second team member, inquiries (one NEW, one
 converted, one dismissed), and access authorizations from their own account holders:
 one pending, one declined (with its queued decline e-mail) and one connected; a pending
@@ -46,6 +47,12 @@ SEND_INVITATION = f"""
 mutation($input: SendAccessInvitationInput!) {{
   sendAccessInvitation(input: $input) {{ invitation {{ id }} {ERRORS} }}
 }}"""
+CREATE_WEBHOOK_ENDPOINT = f"""
+mutation($input: CreateWebhookEndpointInput!) {{
+  createWebhookEndpoint(input: $input) {{ endpoint {{ id }} secret {ERRORS} }}
+}}"""
+WEBHOOK_DELIVERY_IDS = """
+{ viewer { member { partner { webhookEndpoints { id deliveries(first: 100) { edges { node { id } } } } } } } }"""
 CONNECT = f"mutation($input: ConnectCustomerInput!) {{ connectCustomer(input: $input) {{ customer {{ id }} {ERRORS} }} }}"
 INVITE_MEMBER = f"mutation($input: InviteMemberInput!) {{ inviteMember(input: $input) {{ memberInvitation {{ id }} {ERRORS} }} }}"
 REQUEST_RESET = f"mutation($input: RequestPasswordResetInput!) {{ requestPasswordReset(input: $input) {{ ok {ERRORS} }} }}"
@@ -127,6 +134,13 @@ async def build_partner(client: GraphQLClient, label: str) -> PartnerData:
     for requester in requesters:
         data.add("AccountHolder", requester.account_id)
     token = login.token
+
+    endpoint = await client.mutate(
+        CREATE_WEBHOOK_ENDPOINT,
+        {"input": {"url": f"https://hooks.{login.slug}.example/partnerdesk"}},
+        token,
+    )
+    data.add("WebhookEndpoint", endpoint["endpoint"]["id"])
 
     first = await create_customer(client, token, email=f"{unique('mario')}@{label}.example")
     second = await create_customer(client, token, kind="COMPANY", companyName=f"{label} GmbH")
@@ -238,11 +252,15 @@ ACTIVITY = "{ activity(first: 100) { edges { node { id } } } }"
 
 
 async def _collect_generated_ids(client: GraphQLClient, data: PartnerData) -> None:
-    """Ids made as side effects: activity events, and the outbox e-mails (decline and
-    connect confirmation; the API shows only the decline one, so read the outbox)."""
+    """Ids made as side effects: activity events, webhook deliveries, and the outbox e-mails
+    (decline and connect confirmation; the API shows only the decline one, so read the outbox)."""
     found: dict[str, Any] = await client.gql(ACTIVITY, token=data.token)
     for edge in found["activity"]["edges"]:
         data.add("ActivityEvent", edge["node"]["id"])
+    found = await client.gql(WEBHOOK_DELIVERY_IDS, token=data.token)
+    for endpoint in found["viewer"]["member"]["partner"]["webhookEndpoints"]:
+        for edge in endpoint["deliveries"]["edges"]:
+            data.add("WebhookDelivery", edge["node"]["id"])
     emails = await EmailDelivery.filter(partner_id=data.partner_pk).order_by("id")
     for email in emails:
         data.add("EmailDelivery", to_global_id("EmailDelivery", email.id))

@@ -23,10 +23,12 @@ from tests.support import (
     REGISTER_PARTNER,
     GraphQLClient,
     PartnerLogin,
+    create_customer,
     register_account,
     register_partner,
     rendered_at,
 )
+from tests.webhook_receiver import Receiver
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page, Route
@@ -53,11 +55,15 @@ def chromium() -> Path:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     # With its mail worker and no SMTP host: e-mails go to the development mailbox (/dev/mail).
+    # Webhooks may go to the tests' receiver on loopback; a failed delivery waits for a retry
+    # far longer than a test runs, so the page shows it RETRYING.
     process = ServerProcess(
         tmp_path_factory.mktemp("server"),
         extra_environment={
             "PARTNERDESK_MAIL_WORKER": "true",
             "PARTNERDESK_MAIL_RETRY_BASE_SECONDS": "0.1",
+            "PARTNERDESK_WEBHOOK_ALLOW_PRIVATE": "true",
+            "PARTNERDESK_WEBHOOK_RETRY_BASE_SECONDS": "3600",
         },
     )
     process.start()
@@ -370,3 +376,55 @@ async def test_the_development_mailbox_shows_a_decline_email_with_its_personal_m
     await expect(html_part.locator("body")).to_contain_text(personal, timeout=5_000)
     await page.screenshot(path=tmp_path / "dev-mail.png", full_page=True)
     assert recorded.outside_requests == []
+
+
+async def test_integrations_page_adds_an_endpoint_tests_it_and_redelivers(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+    receiver = Receiver()
+    await receiver.start()
+    try:
+        # given: a signed-in owner who follows the dashboard's link to the integrations page
+        partner = await register_partner(api)
+        await sign_in(page, server, partner)
+        await expect(page.locator("#dashboard")).to_be_visible(timeout=10_000)
+        await page.click("#integrations-link")
+        await expect(page.locator("#integrations")).to_be_visible(timeout=10_000)
+
+        # when: they add an endpoint for customer changes
+        await page.fill("#create-url", receiver.url)
+        await page.check("#create-types input[value=CUSTOMER_CREATED]")
+        await page.click("#create-submit")
+
+        # then: the secret is shown once, and the endpoint is listed
+        secret = page.locator("#secret-value")
+        await expect(secret).to_contain_text("whsec_", timeout=10_000)
+        receiver.secret = await secret.inner_text()
+        endpoint = page.locator("section.endpoint")
+        await expect(endpoint.locator("h2")).to_have_text(receiver.url)
+        await expect(endpoint.locator(".meta")).to_have_text("customer.created")
+
+        # when: "Send test"; then the ping is DELIVERED, verified by the receiver
+        await endpoint.locator("button.send-test").click()
+        ping = endpoint.locator("tbody tr", has_text="ping")
+        await expect(ping.locator(".badge")).to_have_text("DELIVERED", timeout=10_000)
+        assert len(receiver.accepted) == 1 and receiver.refused_signatures == 0
+
+        # when: "Redeliver"; then the same delivery arrives again, with the same webhook-id
+        await ping.locator("button.redeliver").click()
+        await expect(ping.locator(".attempts")).to_have_text("2", timeout=10_000)
+        assert list(receiver.ids.values()) == [2]
+
+        # when: the receiver fails a customer.created; then the page says so
+        receiver.faults[:] = ["500"]
+        await create_customer(api, partner.token)
+        failed = endpoint.locator("tbody tr", has_text="customer.created")
+        await expect(failed.locator(".badge")).to_have_text("RETRYING", timeout=10_000)
+        await expect(failed.locator(".last-error")).to_have_text(
+            "The endpoint answered 500; retrying"
+        )
+        await page.screenshot(path=tmp_path / "integrations.png", full_page=True)
+        assert recorded.outside_requests == []
+    finally:
+        await receiver.stop()

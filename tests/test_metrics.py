@@ -22,10 +22,13 @@ from app import create_app
 from config import Settings
 from mailers.worker import DeliveryWorker
 from models.outbox import EmailDelivery, EmailStatus
+from models.partner import Partner
+from models.webhook import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint, WebhookEventType
 from telemetry.metrics import OperationNames
 from tests.browser import free_port
 from tests.support import GraphQLClient, register_partner
 from tests.ws_client import session, subscribe
+from webhooks.signing import new_secret
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 VIEWER = "query Viewer { viewer { member { name } } }"
@@ -152,6 +155,39 @@ async def test_an_empty_outbox_has_no_age(client: GraphQLClient) -> None:
     samples = await scrape(client)
     assert value(samples, "partnerdesk_outbox_queued", kind="email") == 0
     assert value(samples, "partnerdesk_outbox_oldest_age_seconds", kind="email") == 0
+
+
+async def test_the_webhook_outbox_counts_queued_and_retrying_deliveries(
+    client: GraphQLClient,
+) -> None:
+    # given: one delivery waiting for an hour, one retrying for ten minutes, one delivered
+    partner = await Partner.create(slug="metrics-hooks", name="Hooks", display_name="Hooks")
+    endpoint = await WebhookEndpoint.create(
+        partner_id=partner.id, url="https://hooks.example.org/in", secret=new_secret()
+    )
+    now = datetime.now(UTC)
+    for status, waited in [
+        (WebhookDeliveryStatus.QUEUED, timedelta(hours=1)),
+        (WebhookDeliveryStatus.RETRYING, timedelta(minutes=10)),
+        (WebhookDeliveryStatus.DELIVERED, timedelta(hours=5)),
+    ]:
+        await WebhookDelivery.create(
+            partner_id=partner.id,
+            endpoint_id=endpoint.id,
+            event_type=WebhookEventType.PING,
+            payload="{}",
+            status=status,
+            queued_at=now - waited,
+            next_attempt_at=now,
+        )
+
+    # when
+    samples = await scrape(client)
+
+    # then: the delivered one neither counts nor ages the outbox
+    assert value(samples, "partnerdesk_outbox_queued", kind="webhook") == 2
+    age = value(samples, "partnerdesk_outbox_oldest_age_seconds", kind="webhook")
+    assert 3600 <= age < 3700
 
 
 async def test_deliveries_are_counted_by_final_status(

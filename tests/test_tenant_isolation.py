@@ -69,6 +69,8 @@ ID_TYPES_BY_FIELD: dict[str, tuple[str, ...]] = {
     "assigneeId": ("PartnerMember",),
     "memberId": ("PartnerMember",),
     "memberInvitationId": ("MemberInvitation",),
+    "endpointId": ("WebhookEndpoint",),
+    "deliveryId": ("WebhookDelivery",),
 }
 # ...and, for a bare `id` argument, by the operation.
 ID_TYPES_BY_OPERATION: dict[str, tuple[str, ...]] = {
