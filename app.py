@@ -30,9 +30,11 @@ from events import create_broker, use_broker
 from mailers.worker import DeliveryWorker
 from models.database import migrate_database
 from resolvers.housekeeping import Housekeeping
+from resolvers.imports import stop_running_imports
 from resolvers.passwords import use_profile
 from resolvers.rate_limits import configure_rate_limits
 from schema import create_schema
+from schema.downloads import download
 from schema.http import GraphQLOverHTTP
 from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
@@ -86,11 +88,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = DeliveryWorker(settings) if settings.mail_worker else None
             if worker:
                 worker.start()
-            housekeeping = Housekeeping()
+            housekeeping = Housekeeping(settings=settings)
             housekeeping.start()
             try:
                 yield
             finally:
+                await stop_running_imports()
                 await housekeeping.stop()
                 if worker:
                     await worker.stop()
@@ -102,6 +105,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/dashboard", _static_file("dashboard.html", "text/html; charset=utf-8")),
         Route("/static/dashboard.js", _static_file("dashboard.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
+        Route("/exports/{token}", download, methods=["GET"]),
+        Route("/dashboard/import", _static_file("import.html", "text/html; charset=utf-8")),
+        Route("/static/import.js", _static_file("import.js", "text/javascript")),
     ]
     for prefix, folder in VENDOR_ASSETS.items():
         routes.append(
@@ -164,7 +170,7 @@ async def _work(settings: Settings) -> None:
     """`partnerdesk worker`: deliver e-mails and keep house until SIGTERM or SIGINT."""
     from mailers.worker import deliver_until_signalled
 
-    housekeeping = Housekeeping()
+    housekeeping = Housekeeping(settings=settings)
     housekeeping.start()
     try:
         await deliver_until_signalled(settings)

@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     INVITATION_WITHDRAWN = "invitation.withdrawn"
     INVITATION_EXPIRED = "invitation.expired"
     ACCESS_REVOKED = "access.revoked"
+    ITEM_UPDATED = "item.updated"
+    ITEM_DELETED = "item.deleted"
+    CUSTOMERS_IMPORTED = "customers.imported"
+    CUSTOMER_ERASED = "customer.erased"
     ACTIVITY_RECORDED = "activity.recorded"
     # Bearer tokens were revoked (sign-out, a member removed, a password reset): every server
     # instance closes the websockets that were opened with them. Payload: {"token_ids": [...]}

@@ -1,7 +1,9 @@
-"""Periodic state changes that no request makes: overdue access invitations expire.
+"""Periodic state changes that no request makes: overdue access invitations expire,
+imports whose process died are marked FAILED, and once a day retention applies.
 
 Every `partnerdesk serve` and `partnerdesk worker` process runs the sweep; each step is a
-conditional UPDATE, so several processes sweeping at once change each row once.
+conditional UPDATE, so several processes sweeping at once change each row once, and the
+daily retention is claimed by one process a day (resolvers/retention.py).
 """
 
 from __future__ import annotations
@@ -10,23 +12,37 @@ import asyncio
 import contextlib
 import logging
 
+from config import Settings
+from resolvers.imports import fail_stalled_imports
 from resolvers.invitations import expire_overdue
+from resolvers.retention import daily_retention
 
 log = logging.getLogger("partnerdesk.housekeeping")
 
 SWEEP_SECONDS = 60.0
 
 
-async def sweep_once() -> dict[str, int]:
-    """Run every housekeeping step once; what each changed."""
-    return {"invitations expired": await expire_overdue()}
+async def sweep_once(settings: Settings | None = None) -> dict[str, int]:
+    """Run every housekeeping step once (retention when it is due); what each changed."""
+    settings = settings or Settings()
+    changed = {
+        "invitations expired": await expire_overdue(),
+        "stalled imports failed": await fail_stalled_imports(),
+    }
+    changed.update(
+        await daily_retention(
+            settings.retention_dismissed_inquiry_days, settings.retention_email_body_days
+        )
+    )
+    return changed
 
 
 class Housekeeping:
     """Runs `sweep_once` every `interval` seconds, from one interval after start until stop."""
 
-    def __init__(self, interval: float = SWEEP_SECONDS) -> None:
+    def __init__(self, interval: float = SWEEP_SECONDS, settings: Settings | None = None) -> None:
         self.interval = interval
+        self.settings = settings
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -43,7 +59,7 @@ class Housekeeping:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                changed = await sweep_once()
+                changed = await sweep_once(self.settings)
             except Exception:  # the next sweep tries again; a request never waits on this
                 log.exception("housekeeping sweep failed")
                 continue

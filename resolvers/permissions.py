@@ -51,6 +51,15 @@ MUTATION_AUDIENCES: dict[str, Audience] = {
     "sendAccessInvitation": Audience.ACCOUNT_HOLDER,
     "withdrawInvitation": Audience.ACCOUNT_HOLDER,
     "revokeAccess": Audience.ACCOUNT_HOLDER,
+    "importCustomers": Audience.MEMBER,
+    "exportCustomers": Audience.MEMBER,
+    "exportCustomerData": Audience.MEMBER,
+    "eraseCustomer": Audience.ADMIN,
+    "exportMyData": Audience.ACCOUNT_HOLDER,
+    "deleteMyAccount": Audience.ACCOUNT_HOLDER,
+    "updateDomain": Audience.MEMBER,
+    "updateContract": Audience.MEMBER,
+    "deleteItem": Audience.MEMBER,
 }
 
 _ROLES_OF = {

@@ -21,6 +21,7 @@ from tortoise.queryset import QuerySet
 
 from models.activity import ActivityEvent
 from models.customer import Customer
+from models.customer_data import CustomerImport, DataExport
 from models.inquiry import Inquiry, InquiryStatus
 from models.invitation import AccessInvitation, InvitationStatus
 from models.item import Contract, Domain, Task
@@ -209,6 +210,9 @@ ACTIVITY = ReadRules(
 MEMBERS = ReadRules(PartnerMember, orders={"OLDEST_FIRST": BY_ID})
 EMAILS = ReadRules(EmailDelivery, orders={"NEWEST_FIRST": NEWEST_FIRST})
 PARTNERS = ReadRules(Partner, scope=Scope(member_column="id"))
+CUSTOMER_IMPORTS = ReadRules(CustomerImport, orders={"NEWEST_FIRST": NEWEST_FIRST})
+# Download links: a partner's (customer exports) or an account holder's own (their data).
+DATA_EXPORTS = ReadRules(DataExport, scope=Scope(account_column="account_id"))
 
 READ_RULES: dict[type[Model], ReadRules] = {
     rules.model: rules
@@ -223,6 +227,8 @@ READ_RULES: dict[type[Model], ReadRules] = {
         MEMBERS,
         EMAILS,
         PARTNERS,
+        CUSTOMER_IMPORTS,
+        DATA_EXPORTS,
     )
 }
 

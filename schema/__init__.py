@@ -9,8 +9,10 @@ from config import Settings
 from schema.activity import ActivityQuery
 from schema.auth import AccountHolder, AuthMutation, AuthQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.data import UPLOAD_SCALAR, DataMutation, DataQuery, Upload
 from schema.inquiries import InquiryMutation, InquiryQuery
 from schema.invitations import InvitationMutation, InvitationQuery
+from schema.item_changes import ItemChangeMutation
 from schema.items import ItemMutation, ItemQuery
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
@@ -27,6 +29,7 @@ class Query(
     InquiryQuery,
     InvitationQuery,
     ActivityQuery,
+    DataQuery,
 ):
     pass
 
@@ -44,6 +47,8 @@ class Mutation(
     ItemMutation,
     InquiryMutation,
     InvitationMutation,
+    DataMutation,
+    ItemChangeMutation,
 ):
     pass
 
@@ -61,5 +66,6 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         types=[Partner, PartnerMember, AccountHolder],
+        scalar_overrides={Upload: UPLOAD_SCALAR},
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

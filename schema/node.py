@@ -7,13 +7,14 @@ from typing import Any
 
 import strawberry
 
-from resolvers import activity, customers, inquiries, invitations, items, partners
+from resolvers import activity, customers, imports, inquiries, invitations, items, partners
 from resolvers.actor import Actor
 from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
 from schema.auth import AccountHolder
 from schema.context import Info
 from schema.customers import Customer
+from schema.data import CustomerImport
 from schema.ids import parse_global_id
 from schema.inquiries import Inquiry
 from schema.invitations import AccessInvitation, EmailDelivery
@@ -84,6 +85,11 @@ async def _email(actor: Actor, pk: int) -> EmailDelivery | None:
     return EmailDelivery.from_model(found) if found else None
 
 
+async def _customer_import(actor: Actor, pk: int) -> CustomerImport | None:
+    found = await imports.get_customer_import(actor, pk)
+    return CustomerImport.from_model(found) if found else None
+
+
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
 NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Customer": _customer,
@@ -97,6 +103,7 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Domain": _domain,
     "Contract": _contract,
     "Task": _task,
+    "CustomerImport": _customer_import,
 }
 
 
