@@ -117,6 +117,35 @@ def unescape_cell(cell: str) -> str:
     return cell
 
 
+def join_tags(tags: Sequence[str]) -> str:
+    """Tags as one cell: separated by |, with a | or \\ inside a tag escaped by a \\."""
+    return TAG_SEPARATOR.join(
+        tag.replace("\\", "\\\\").replace(TAG_SEPARATOR, "\\" + TAG_SEPARATOR) for tag in tags
+    )
+
+
+def split_tags(cell: str) -> list[str]:
+    """The tags of a cell (join_tags reversed); other backslashes are taken as they are."""
+    tags: list[str] = []
+    current: list[str] = []
+    position = 0
+    while position < len(cell):
+        character = cell[position]
+        following = cell[position + 1 : position + 2]
+        if character == "\\" and following in (TAG_SEPARATOR, "\\"):
+            current.append(following)
+            position += 2
+            continue
+        if character == TAG_SEPARATOR:
+            tags.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+        position += 1
+    tags.append("".join(current))
+    return [tag for tag in tags if tag.strip()]
+
+
 # ---------------------------------------------------------------- files
 
 

@@ -24,7 +24,7 @@ from models.customer import Customer
 from models.customer_data import DataExport, ExportKind
 from models.partner import PartnerMember
 from resolvers.actor import Actor
-from resolvers.customer_csv import BOM, TAG_SEPARATOR, CsvWriter, header_row
+from resolvers.customer_csv import BOM, CsvWriter, header_row, join_tags
 from resolvers.customers import CustomerFilter, require_customer
 from resolvers.personal_data import account_document, customer_document
 from resolvers.read_rules import CUSTOMERS, scoped, selected
@@ -222,7 +222,7 @@ def _csv_cell(column: str, value: Any) -> str:
     if value is None:
         return ""
     if column == "tags":
-        return TAG_SEPARATOR.join(value if isinstance(value, list) else orjson.loads(value))
+        return join_tags(value if isinstance(value, list) else orjson.loads(value))
     return str(_plain(value))
 
 

@@ -18,9 +18,9 @@ from resolvers.actor import Actor
 from resolvers.customer_csv import (
     ADDRESS_KEYS,
     READ_ONLY_KEYS,
-    TAG_SEPARATOR,
     column_key,
     is_blank,
+    split_tags,
     unescape_cell,
 )
 from resolvers.customers import (
@@ -153,7 +153,7 @@ def _given(row: _Row, existing: Customer | None) -> dict[str, Any]:
         if key in READ_ONLY_KEYS or key in ADDRESS_KEYS or key == "kind":
             continue
         if key == "tags":
-            given["tags"] = [tag for tag in text.split(TAG_SEPARATOR) if tag.strip()]
+            given["tags"] = split_tags(text)
         else:
             given[key] = text or None
     if any(key in cells for key in ADDRESS_KEYS):
