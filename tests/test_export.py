@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ ERRORS = "errors { code message field }"
 EXPORT_CUSTOMER_DATA = f"mutation($id: ID!) {{ exportCustomerData(customerId: $id) {{ export {{ url expiresAt }} {ERRORS} }} }}"
 EXPORT_MY_DATA = f"mutation {{ exportMyData {{ export {{ url expiresAt }} {ERRORS} }} }}"
 ARCHIVE = f"mutation($id: ID!) {{ archiveCustomer(id: $id) {{ customer {{ id }} {ERRORS} }} }}"
-CUSTOMER_FIELDS = [
+CUSTOMER_FIELDS: list[dict[str, Any]] = [
     {
         "externalId": "CRM-1",
         "firstName": "Maria",
