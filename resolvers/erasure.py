@@ -284,7 +284,7 @@ async def delete_my_account(actor: Actor, password: str) -> None:
             status__in=(InvitationStatus.PENDING, InvitationStatus.CONNECTED)
         ):
             await _close_for_deleted_account(actor, invitation, name, now)
-        await own.update(requester_name=DELETED_ACCOUNT, message=None)
+        await own.update(requester_name=DELETED_ACCOUNT, message=None, decline_message=None)
         # E-mails PartnerDesk sent them on any partner's behalf: by address, not by partner.
         await _clear_emails(EmailDelivery.filter(to_address=account.email))
         await AccountHolder.filter(id=account.id).update(

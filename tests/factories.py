@@ -2,9 +2,9 @@
 
 Partner A and partner B each get customers (one archived), a domain, a contract and a
 task assigned to a customer and to a second team member, inquiries (one NEW, one
-converted, one dismissed), and access authorizations from their own account holders:
-one pending, one declined (with its queued decline e-mail) and one connected. Every
-change leaves its activity events. Account holders are never shared between the two
+converted, one dismissed), access authorizations from their own account holders:
+one pending, one declined (with its queued decline e-mail) and one connected, a CSV dry
+run and an export link. Every change leaves its activity events. Account holders are never shared between the two
 partners, so "B's account holder" is invisible to A by design.
 """
 
@@ -17,6 +17,7 @@ from models.outbox import EmailDelivery
 from models.partner import MemberRole, PartnerMember
 from resolvers.passwords import hash_password
 from schema.ids import parse_global_id, to_global_id
+from tests.imports import EXPORT, send_import
 from tests.support import (
     AccountLogin,
     GraphQLClient,
@@ -206,6 +207,12 @@ async def build_partner(client: GraphQLClient, label: str) -> PartnerData:
         token,
     )
     data.add("Customer", connected["customer"]["id"])
+
+    # A CSV dry run (its report) and an export's download link.
+    csv_file = b"First name,Last name\r\nDry,Run\r\n"
+    report = await send_import(client, token, csv_file)
+    data.add("CustomerImport", report["customerImport"]["id"])
+    await client.mutate(EXPORT, {}, token)
     return data
 
 
