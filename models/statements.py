@@ -100,3 +100,12 @@ async def fetch_value(sql_postgres: str, values: list[Any]) -> Any:
             sql = sql.replace(f"${number}", f"?{number}")
     rows = await connection.execute_query_dict(sql, values)
     return next(iter(rows[0].values())) if rows else None
+
+
+async def refresh_statistics(table: str) -> None:
+    """Let PostgreSQL's planner know a bulk load changed `table` (ANALYZE, as its manual
+    advises after bulk loading; autovacuum would, later, if it runs at all). SQLite's planner
+    keeps no such statistics by default: nothing to do there."""
+    connection = get_connection("default")
+    if _is_postgres(connection):
+        await connection.execute_script(f'ANALYZE "{table}"')

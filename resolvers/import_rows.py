@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from tortoise.expressions import Q
+
 from models.customer import Customer, CustomerKind
 from resolvers.actor import Actor
 from resolvers.customer_csv import (
@@ -115,6 +117,14 @@ class SeenRows:
     emails: dict[str, int] = field(default_factory=dict)
     emails_without_external_id: dict[str, int] = field(default_factory=dict)
     customers: dict[int, int] = field(default_factory=dict)
+
+    def copy(self) -> SeenRows:
+        return SeenRows(
+            dict(self.external_ids),
+            dict(self.emails),
+            dict(self.emails_without_external_id),
+            dict(self.customers),
+        )
 
 
 @dataclass
@@ -260,15 +270,16 @@ class BatchPlanner:
         """The partner's customers the rows may match, by external ID and by e-mail."""
         external_ids = {row.external_id for row in rows if row.external_id}
         emails = {row.email for row in rows if row.email}
-        customers = scoped(Customer, self.actor)
+        if not external_ids and not emails:
+            return {}, {}
         by_external_id: dict[str, Customer] = {}
         by_email: dict[str, list[Customer]] = {}
-        if external_ids:
-            for customer in await customers.filter(external_id__in=external_ids):
-                by_external_id[customer.external_id or ""] = customer
-        if emails:
-            for customer in await customers.filter(email__in=emails).order_by("id"):
-                by_email.setdefault(customer.email or "", []).append(customer)
+        named = Q(external_id__in=external_ids) | Q(email__in=emails)
+        for customer in await scoped(Customer, self.actor).filter(named).order_by("id"):
+            if customer.external_id in external_ids:
+                by_external_id[customer.external_id] = customer
+            if customer.email in emails:
+                by_email.setdefault(customer.email, []).append(customer)
         return by_external_id, by_email
 
     def _refusal(
