@@ -20,7 +20,7 @@ from tests.browser import CHROMIUM_ARGS, ServerProcess, ensure_chromium, leaves_
 from tests.support import GraphQLClient, PartnerLogin, register_partner, rendered_at
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Route
+    from playwright.async_api import Browser, FilePayload, Page, Route
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="needs Playwright: pip install -e '.[dev]'"
@@ -234,10 +234,12 @@ async def test_the_import_page_checks_a_file_then_imports_it(
     )
 
     # when: a file is picked
-    await page.set_input_files(
-        "#import-file",
-        files=[{"name": "clienti.csv", "mimeType": "text/csv", "buffer": csv_file.encode()}],
-    )
+    chosen: FilePayload = {
+        "name": "clienti.csv",
+        "mimeType": "text/csv",
+        "buffer": csv_file.encode(),
+    }
+    await page.set_input_files("#import-file", files=[chosen])
 
     # then: the dry run's report, as a table, and nothing written yet
     await expect(page.locator("#summary")).to_have_text(
