@@ -137,7 +137,10 @@ async def erase_customer(actor: Actor, customer_id: int, confirm_customer_number
     tasks = await scoped(Task, actor).filter(customer_id=customer.id)
     now = datetime.now(UTC)
     async with events.transaction():
-        await _overwrite_customer(actor, customer, now)
+        if not await _overwrite_customer(actor, customer, now):  # erased concurrently
+            raise AlreadyProcessed(
+                "This customer has been erased already.", ("input", "customerId")
+            )
         await (
             scoped(Inquiry, actor)
             .filter(id__in=[inquiry.id for inquiry in inquiries])
@@ -193,10 +196,11 @@ async def erase_customer(actor: Actor, customer_id: int, confirm_customer_number
     return await Customer.get(id=customer.id)
 
 
-async def _overwrite_customer(actor: Actor, customer: Customer, now: datetime) -> None:
-    await (
+async def _overwrite_customer(actor: Actor, customer: Customer, now: datetime) -> int:
+    """Overwrite the customer's personal fields, once: how many rows it changed (0 or 1)."""
+    return await (
         scoped(Customer, actor)
-        .filter(id=customer.id)
+        .filter(id=customer.id, erased_at__isnull=True)
         .update(
             first_name=None,
             last_name=None,

@@ -135,7 +135,7 @@ class Report:
 
 
 def _file_name(name: str | None) -> str | None:
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
     return clean_text(Problems(), "fileName", base, max_length=200)
 
 
