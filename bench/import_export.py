@@ -301,11 +301,15 @@ async def measure(backend: str, export_customers: int) -> Figures:
         admin = server_url.replace("postgres://", "postgresql://", 1)
         connection = await asyncpg.connect(admin)
         await connection.execute(f'CREATE DATABASE "{name}"')
+        version = await connection.fetchval("SHOW server_version")
+        autovacuum = await connection.fetchval("SHOW autovacuum")
         await connection.close()
         try:
-            return await _measure(
+            figures = await _measure(
                 backend, _with_database(server_url, name), log_dir, export_customers
             )
+            figures.notes.append(f"PostgreSQL {version}, autovacuum {autovacuum}")
+            return figures
         finally:
             connection = await asyncpg.connect(admin)
             await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

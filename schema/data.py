@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, NewType
 
 import strawberry
+from graphql import GraphQLError
 
 from models.customer_data import CustomerImport as CustomerImportModel
 from models.customer_data import ImportStatus
@@ -24,17 +25,19 @@ from schema.relay import Node
 strawberry.enum(ImportStatus, description="VALIDATED: a dry run, nothing written.")
 
 
+# GraphQLError, not ValueError: graphql-core reports it as it is (a client's mistake), while
+# any other exception would be taken for a server fault and masked.
 def _uploaded_file(value: Any) -> UploadedFile:
     if isinstance(value, UploadedFile):
         return value
-    raise ValueError(
+    raise GraphQLError(
         "Upload: send the file with a multipart/form-data request "
         "(GraphQL multipart request specification)."
     )
 
 
 def _no_literal(*_args: Any) -> UploadedFile:
-    raise ValueError("Upload: a file cannot be written into the query; send it as a variable.")
+    raise GraphQLError("Upload: a file cannot be written into the query; send it as a variable.")
 
 
 # The type resolvers are annotated with; create_schema() maps it to UPLOAD_SCALAR.

@@ -185,3 +185,15 @@ async def test_json_requests_keep_their_own_smaller_limit(
     response = await client.post("{ __typename }" + "\n" + padding, token=partner.token)
     # then
     assert response.status_code == 413
+
+
+async def test_an_upload_written_into_the_query_is_refused(
+    client: GraphQLClient, partner: PartnerLogin
+) -> None:
+    # when
+    body = await client.raw(
+        'mutation { importCustomers(file: "a,b") { errors { code } } }', token=partner.token
+    )
+    # then: a client's mistake, said as such (not a masked server fault)
+    assert body["data"] is None
+    assert "a file cannot be written into the query" in body["errors"][0]["message"]
