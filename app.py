@@ -34,9 +34,11 @@ from events import create_broker, use_broker
 from mailers.worker import DeliveryWorker
 from models.database import migrate_database
 from resolvers.housekeeping import Housekeeping
+from resolvers.imports import stop_running_imports
 from resolvers.passwords import use_profile
 from resolvers.rate_limits import configure_rate_limits
 from schema import create_schema
+from schema.downloads import download
 from schema.http import GraphQLOverHTTP
 from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             try:
                 yield
             finally:
+                await stop_running_imports()
                 await housekeeping.stop()
                 if worker:
                     await worker.stop()
@@ -119,6 +122,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
         Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
         Route("/static/team.js", _static_file("team.js", "text/javascript")),
+        Route("/exports/{token}", download, methods=["GET"]),
+        Route("/dashboard/import", _static_file("import.html", "text/html; charset=utf-8")),
+        Route("/static/import.js", _static_file("import.js", "text/javascript")),
     ]
     if settings.metrics_token or not settings.production:  # production: only with a token
         routes.append(Route("/metrics", endpoints.metrics_endpoint(settings)))

@@ -31,6 +31,8 @@ MODEL_MODULES = [
     "models.notification",
     "models.dev_mail",
     "models.webhook",
+    "models.customer_data",
+    "models.housekeeping",
 ]
 
 
@@ -233,6 +235,9 @@ class Settings:
     max_query_cost: int = _setting("5000", _int_between(1, 10_000_000))
     max_body_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
     max_ws_message_bytes: int = _setting("65536", _int_between(1024, 64 * 1024 * 1024))
+    # A file sent with a multipart request (a CSV import); the operation beside it keeps
+    # max_body_bytes.
+    max_upload_bytes: int = _setting(str(5 * 1024 * 1024), _int_between(1024, 1024 * 1024 * 1024))
     ws_max_subscriptions: int = _setting("20", _int_between(1, 10_000))
     ws_init_timeout_seconds: float = _setting("10", _float_between(0.1, 600))
     # Browser origins allowed to open the websocket ("https://app.example.com,..."); empty:
@@ -254,6 +259,10 @@ class Settings:
     # Answer supported queries with one SQL statement that builds the JSON (schema/compiled/);
     # false runs every operation on graphql-core's executor (the suite runs both ways).
     compiled_reads: bool = _setting("true", _boolean)
+    # Retention, applied once a day (resolvers/retention.py): dismissed inquiries are deleted,
+    # and the bodies of sent e-mails cleared (status, recipient and timestamps stay).
+    retention_dismissed_inquiry_days: int = _setting("90", _int_between(1, 36500))
+    retention_email_body_days: int = _setting("30", _int_between(1, 36500))
     # A submitted inquiry form younger than this (render timestamp sent by the form) is spam.
     inquiry_min_fill_seconds: float = _setting("3", _float_between(0, 3600))
     # Operations (README "Operating PartnerDesk"): log lines as text or one JSON object each;

@@ -18,8 +18,8 @@ from typing import Protocol
 from events.event import Event, EventKind
 from events.publishing import publish_later
 from models.activity import ActivityEvent, ActivityVerb
-from models.statements import insert_returning_id
-from webhooks.outbox import queue_deliveries
+from models.statements import insert_returning_id, insert_rows
+from webhooks.outbox import queue_customer_deliveries, queue_deliveries
 
 # The event of each verb that names a change subscriptions follow (badges, new items): the
 # kind of the same name, so a change has one name from its row to its event.
@@ -81,3 +81,47 @@ async def record_activity(
         actor_name=actor_name,
     )
     return row_id
+
+
+# Rows per INSERT of `record_activities`: 8 columns each, under both databases' parameter limit.
+_ACTIVITY_ROWS_PER_INSERT = 1000
+
+
+async def record_activities(
+    partner_id: int,
+    verb: ActivityVerb,
+    entries: list[tuple[str, int | None, tuple[str, int] | None]],
+    *,
+    actor: Doer | None = None,
+) -> None:
+    """Write many activity rows of one bulk change (a CSV import) without an event each:
+    (summary, customer id, subject) per row. The change's own summary row, written with
+    `record_activity`, carries the one event subscribers get; webhook endpoints get one
+    delivery per customer changed, as they would from one change at a time."""
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "partner_id": partner_id,
+            "verb": verb.value,
+            "at": now,
+            "actor_name": actor.display_name if actor else None,
+            "summary": summary[:500],
+            "customer_id": customer_id,
+            "subject_type": subject[0] if subject else None,
+            "subject_id": subject[1] if subject else None,
+        }
+        for summary, customer_id, subject in entries
+    ]
+    for start in range(0, len(rows), _ACTIVITY_ROWS_PER_INSERT):
+        await insert_rows(
+            ActivityEvent._meta.db_table, rows[start : start + _ACTIVITY_ROWS_PER_INSERT]
+        )
+    # Webhook endpoints get each customer's change, as they would from one change at a time.
+    customer_ids = [subject[1] for _, _, subject in entries if subject and subject[0] == "Customer"]
+    await queue_customer_deliveries(
+        partner_id,
+        verb.name,
+        customer_ids,
+        at=now,
+        actor_name=actor.display_name if actor else None,
+    )

@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     INVITATION_WITHDRAWN = "invitation.withdrawn"
     INVITATION_EXPIRED = "invitation.expired"
     ACCESS_REVOKED = "access.revoked"
+    ITEM_UPDATED = "item.updated"
+    ITEM_DELETED = "item.deleted"
+    CUSTOMERS_IMPORTED = "customers.imported"
+    CUSTOMER_ERASED = "customer.erased"
     ACTIVITY_RECORDED = "activity.recorded"
     # Team changes (resolvers/team.py); subject_id is the member or member invitation.
     MEMBER_INVITED = "member.invited"

@@ -46,6 +46,9 @@ class Customer(Model):
     city = fields.CharField(max_length=100, null=True)
     country = fields.CharField(max_length=2, null=True)
     vat_id = fields.CharField(max_length=32, null=True)
+    # The partner's own reference (from their previous system); unique per partner where set,
+    # by a partial unique index (migration 0011). CSV imports match rows on it first.
+    external_id = fields.CharField(max_length=100, null=True)
     language = fields.CharField(max_length=8, default="en")
     notes = fields.TextField(null=True)
     tags = fields.JSONField[list[str]](default=list)
@@ -58,6 +61,8 @@ class Customer(Model):
     version = fields.IntField(default=1)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
+    # Set by eraseCustomer: the personal fields are overwritten, the number stays.
+    erased_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "customer"

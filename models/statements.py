@@ -12,7 +12,7 @@ INSERT or UPDATE on PostgreSQL, RETURNING or not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tortoise.connection import get_connection
@@ -55,17 +55,40 @@ async def update_returning_ids(
     return [int(row["id"]) for row in rows]
 
 
-async def next_in_sequence(table: str, column: str, row_id: int) -> int:
-    """Increment the counter `column` of one row and return its new value, in one statement.
+async def next_in_sequence(table: str, column: str, row_id: int, by: int = 1) -> int:
+    """Increment the counter `column` of one row by `by` and return its new value (the last
+    of the `by` numbers handed out), in one statement.
 
     The UPDATE locks the row until the transaction ends, so concurrent callers get
     consecutive values and never the same one.
     """
     connection = get_connection("default")
-    (mark,) = _placeholders(_is_postgres(connection), 1)
-    sql = f'UPDATE "{table}" SET "{column}" = "{column}" + 1 WHERE id = {mark} RETURNING "{column}"'
-    rows = await connection.execute_query_dict(sql, [row_id])
+    step, mark = _placeholders(_is_postgres(connection), 2)
+    sql = f'UPDATE "{table}" SET "{column}" = "{column}" + {step} WHERE id = {mark} RETURNING "{column}"'
+    rows = await connection.execute_query_dict(sql, [by, row_id])
     return int(rows[0][column])
+
+
+async def insert_rows(
+    table: str, rows: Sequence[Mapping[str, Any]], returning: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """INSERT many rows (all with the same columns) in one statement; the `returning`
+    columns of the new rows, in no particular order. Keep rows x columns under 30,000
+    (the parameter limit of both databases)."""
+    if not rows:
+        return []
+    connection = get_connection("default")
+    columns = list(rows[0])
+    marks = iter(_placeholders(_is_postgres(connection), len(rows) * len(columns)))
+    tuples = ", ".join("(" + ", ".join(next(marks) for _column in columns) + ")" for _row in rows)
+    names = ", ".join(f'"{column}"' for column in columns)
+    sql = f'INSERT INTO "{table}" ({names}) VALUES {tuples}'
+    values = [row[column] for row in rows for column in columns]
+    if not returning:
+        await connection.execute_query(sql, values)
+        return []
+    sql += " RETURNING " + ", ".join(f'"{column}"' for column in returning)
+    return list(await connection.execute_query_dict(sql, values))
 
 
 async def fetch_value(sql_postgres: str, values: list[Any]) -> Any:
@@ -77,3 +100,12 @@ async def fetch_value(sql_postgres: str, values: list[Any]) -> Any:
             sql = sql.replace(f"${number}", f"?{number}")
     rows = await connection.execute_query_dict(sql, values)
     return next(iter(rows[0].values())) if rows else None
+
+
+async def refresh_statistics(table: str) -> None:
+    """Let PostgreSQL's planner know a bulk load changed `table` (ANALYZE, as its manual
+    advises after bulk loading; autovacuum would, later, if it runs at all). SQLite's planner
+    keeps no such statistics by default: nothing to do there."""
+    connection = get_connection("default")
+    if _is_postgres(connection):
+        await connection.execute_script(f'ANALYZE "{table}"')

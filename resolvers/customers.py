@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 import events
@@ -45,6 +46,7 @@ GRAPHQL_NAMES = {
     "language": "language",
     "notes": "notes",
     "tags": "tags",
+    "external_id": "externalId",
     "street": "street",
     "postal_code": "postalCode",
     "city": "city",
@@ -83,12 +85,18 @@ def format_customer_number(number: int) -> str:
     return f"C-{number:05d}"
 
 
-def _clean_fields(
+def clean_customer_fields(
     problems: Problems, given: Mapping[str, Any], region: str | None
 ) -> dict[str, Any]:
     """Validate the customer fields present in `given` (Python names, address as a mapping)."""
     values: dict[str, Any] = {}
-    text_limits = {"first_name": 100, "last_name": 100, "company_name": 200, "vat_id": 32}
+    text_limits = {
+        "first_name": 100,
+        "last_name": 100,
+        "company_name": 200,
+        "vat_id": 32,
+        "external_id": 100,
+    }
     for name, limit in text_limits.items():
         if name in given:
             values[name] = clean_text(
@@ -134,7 +142,7 @@ def _clean_fields(
     return values
 
 
-def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
+def derived_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """Display name, sort key, tag index and search text, from the customer's fields."""
     full_name = " ".join(
         part for part in (record.get("first_name"), record.get("last_name")) if part
@@ -162,7 +170,12 @@ def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _check_identity(problems: Problems, record: Mapping[str, Any]) -> None:
+# The name bench/ imports (bench/seed.py, bench/reference.py).
+_derived = derived_fields
+
+
+def check_identity(problems: Problems, record: Mapping[str, Any]) -> None:
+    """A company needs its name, a person a first or last name."""
     name_fields = {"firstName", "lastName", "companyName"}
     if any(problem.path and problem.path[-1] in name_fields for problem in problems.found):
         return  # a rejected name already has its error
@@ -175,11 +188,28 @@ def _check_identity(problems: Problems, record: Mapping[str, Any]) -> None:
 
 def validate_new_customer(problems: Problems, given: Mapping[str, Any]) -> dict[str, Any]:
     """Cleaned fields for a new customer; errors go to `problems` (with its path prefix)."""
-    values = _clean_fields(problems, {"kind": CustomerKind.PERSON, **given}, region=None)
+    values = clean_customer_fields(problems, {"kind": CustomerKind.PERSON, **given}, region=None)
     values.setdefault("language", "en")
     values.setdefault("tags", [])
-    _check_identity(problems, values)
+    check_identity(problems, values)
     return values
+
+
+def _external_id_taken(path: tuple[str, ...]) -> Conflict:
+    return Conflict("Another customer has this external ID.", path)
+
+
+async def _check_external_id(
+    actor: Actor, external_id: str | None, path: tuple[str, ...], customer_id: int | None = None
+) -> None:
+    """A friendly early CONFLICT; the partial unique index (migration 0011) is what decides."""
+    if external_id is None:
+        return
+    taken = scoped(Customer, actor).filter(external_id=external_id)
+    if customer_id is not None:
+        taken = taken.exclude(id=customer_id)
+    if await taken.exists():
+        raise _external_id_taken(path)
 
 
 @dataclass(frozen=True)
@@ -218,6 +248,8 @@ async def prepare_target(
     problems = Problems(("target", "newCustomer"))
     values = validate_new_customer(problems, new_customer_fields(source, target.new_customer or {}))
     problems.raise_if_any()
+    external_id_path = ("target", "newCustomer", "externalId")
+    await _check_external_id(actor, values.get("external_id"), external_id_path)
     return None, values
 
 
@@ -232,9 +264,12 @@ async def insert_customer(
     """Insert a validated customer with the next number and its activity row (caller's transaction)."""
     number = await allocate_customer_number(partner_id)
     record = {**values, "customer_number": format_customer_number(number)}
-    customer = await Customer.create(
-        partner_id=partner_id, number=number, source=source, **record, **_derived(record)
-    )
+    try:
+        customer = await Customer.create(
+            partner_id=partner_id, number=number, source=source, **record, **derived_fields(record)
+        )
+    except IntegrityError:  # the same external ID, given to another customer concurrently
+        raise _external_id_taken(("externalId",)) from None
     await record_activity(
         partner_id,
         ActivityVerb.CUSTOMER_CREATED,
@@ -252,6 +287,7 @@ async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
     problems = Problems()
     values = validate_new_customer(problems, given)
     problems.raise_if_any()
+    await _check_external_id(actor, values.get("external_id"), ("externalId",))
     async with events.transaction():
         return await insert_customer(
             actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created"
@@ -290,20 +326,36 @@ async def update_customer(
         for name in (*GRAPHQL_NAMES, "customer_number")
         if name != "address"
     }
-    changes = _clean_fields(problems, patch, region=customer.country)
+    changes = clean_customer_fields(problems, patch, region=customer.country)
     merged = {**current, **changes}
-    _check_identity(problems, merged)
+    check_identity(problems, merged)
     problems.raise_if_any()
     changed = [name for name, value in changes.items() if current.get(name) != value]
     if not changed:
         return customer
     values = {name: changes[name] for name in changed}
+    if "external_id" in values:
+        path = ("patch", "externalId")
+        await _check_external_id(actor, values["external_id"], path, customer.id)
+    try:
+        return await _write_update(actor, customer, values, merged, changed)
+    except IntegrityError:  # the same external ID, given to another customer concurrently
+        raise _external_id_taken(("patch", "externalId")) from None
+
+
+async def _write_update(
+    actor: Actor,
+    customer: Customer,
+    values: Mapping[str, Any],
+    merged: Mapping[str, Any],
+    changed: list[str],
+) -> Customer:
     now = datetime.now(UTC)
     async with events.transaction():
         updated = (
             await scoped(Customer, actor)
             .filter(id=customer.id, version=customer.version)
-            .update(**values, **_derived(merged), version=F("version") + 1, updated_at=now)
+            .update(**values, **derived_fields(merged), version=F("version") + 1, updated_at=now)
         )
         if not updated:
             raise Conflict(
@@ -320,7 +372,7 @@ async def update_customer(
         await record_activity(
             customer.partner_id,
             ActivityVerb.CUSTOMER_UPDATED,
-            f"Customer {_derived(merged)['display_name']} changed: {summary}",
+            f"Customer {derived_fields(merged)['display_name']} changed: {summary}",
             actor=actor,
             customer_id=customer.id,
             subject=("Customer", customer.id),

@@ -1,9 +1,11 @@
 """Periodic state changes that no request makes: overdue access invitations expire,
 expiry reminders and notification digests go out, password-reset requests left behind by a
-stopped process are answered.
+stopped process are answered, imports whose process died are marked FAILED, and once a day
+retention applies.
 
 Every `partnerdesk serve` and `partnerdesk worker` process runs the sweep; each step is a
-conditional UPDATE, so several processes sweeping at once change each row once.
+conditional UPDATE, so several processes sweeping at once change each row once, and the
+daily retention is claimed by one process a day (resolvers/retention.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import contextlib
 import logging
 
 from config import Settings
+from resolvers.imports import fail_stalled_imports
 from resolvers.invitations import expire_overdue
 from resolvers.notifications import send_due_digests
 from resolvers.password_reset import dispatch_password_resets
 from resolvers.reminders import send_expiry_reminders
+from resolvers.retention import daily_retention
 
 log = logging.getLogger("partnerdesk.housekeeping")
 
@@ -24,14 +28,21 @@ SWEEP_SECONDS = 60.0
 
 
 async def sweep_once(settings: Settings | None = None) -> dict[str, int]:
-    """Run every housekeeping step once; what each changed."""
+    """Run every housekeeping step once (retention when it is due); what each changed."""
     settings = settings or Settings()
-    return {
+    changed = {
         "invitations expired": await expire_overdue(),
         "expiry reminders sent": await send_expiry_reminders(settings),
         "notification digests queued": await send_due_digests(settings),
         "password resets sent": await dispatch_password_resets(settings),
+        "stalled imports failed": await fail_stalled_imports(),
     }
+    changed.update(
+        await daily_retention(
+            settings.retention_dismissed_inquiry_days, settings.retention_email_body_days
+        )
+    )
+    return changed
 
 
 class Housekeeping:

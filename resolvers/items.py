@@ -81,7 +81,8 @@ def clean_domain_name(problems: Problems, name: str, value: str | None) -> tuple
     return unicode_name, ascii_name
 
 
-def _clean_contract(problems: Problems, given: Mapping[str, Any]) -> dict[str, Any]:
+def clean_contract(problems: Problems, given: Mapping[str, Any]) -> dict[str, Any]:
+    """A whole contract's fields, validated (Python names; monthly_fee as a mapping)."""
     number = clean_text(
         problems,
         "contractNumber",
@@ -265,7 +266,7 @@ async def create_contract(actor: Actor, given: Mapping[str, Any]) -> Contract:
     partner_id = actor.require_partner_id()
     customer = await _assignable_customer(actor, given.get("customer_id"), ("customerId",))
     problems = Problems()
-    values = _clean_contract(problems, given)
+    values = clean_contract(problems, given)
     problems.raise_if_any()
     number = values.pop("contract_number")
 

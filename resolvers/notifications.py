@@ -71,8 +71,13 @@ async def update_notification_preferences(actor: Actor, given: Mapping[str, Any]
         for name, value in given.items()
         if name in PREFERENCE_INPUTS and value is not None
     }
-    if given.get("language") is not None:
-        values["language"] = clean_language(problems, "language", given["language"])
+    language = given.get("language")
+    if language is not None and not language.strip():  # every member has one: never cleared
+        problems.add("language", "Language must be a language code such as en, de or it.")
+    elif language is not None:
+        cleaned = clean_language(problems, "language", language)
+        if cleaned is not None:
+            values["language"] = cleaned
     problems.raise_if_any()
     if values:
         await PartnerMember.filter(id=member.id).update(**values)

@@ -71,6 +71,15 @@ MUTATION_AUDIENCES: dict[str, Audience] = {
     "rotateWebhookSecret": Audience.ADMIN,
     "sendTestWebhook": Audience.ADMIN,
     "redeliverWebhook": Audience.ADMIN,
+    "importCustomers": Audience.MEMBER,
+    "exportCustomers": Audience.MEMBER,
+    "exportCustomerData": Audience.MEMBER,
+    "eraseCustomer": Audience.ADMIN,
+    "exportMyData": Audience.ACCOUNT_HOLDER,
+    "deleteMyAccount": Audience.ACCOUNT_HOLDER,
+    "updateDomain": Audience.MEMBER,
+    "updateContract": Audience.MEMBER,
+    "deleteItem": Audience.MEMBER,
 }
 
 _ROLES_OF = {

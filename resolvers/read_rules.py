@@ -22,6 +22,7 @@ from tortoise.queryset import QuerySet
 
 from models.activity import ActivityEvent
 from models.customer import Customer
+from models.customer_data import CustomerImport, DataExport
 from models.inquiry import Inquiry, InquiryStatus
 from models.invitation import AccessInvitation, InvitationStatus
 from models.item import Contract, Domain, Task
@@ -262,6 +263,9 @@ WEBHOOK_DELIVERIES = ReadRules(
         "statuses": lambda statuses: [OneOf("status", tuple(statuses))],
     },
 )
+CUSTOMER_IMPORTS = ReadRules(CustomerImport, orders={"NEWEST_FIRST": NEWEST_FIRST})
+# Download links: a partner's (customer exports) or an account holder's own (their data).
+DATA_EXPORTS = ReadRules(DataExport, scope=Scope(account_column="account_id"))
 
 READ_RULES: dict[type[Model], ReadRules] = {
     rules.model: rules
@@ -279,6 +283,8 @@ READ_RULES: dict[type[Model], ReadRules] = {
         PARTNERS,
         WEBHOOK_ENDPOINTS,
         WEBHOOK_DELIVERIES,
+        CUSTOMER_IMPORTS,
+        DATA_EXPORTS,
     )
 }
 

@@ -9,9 +9,11 @@ from config import Settings
 from schema.activity import ActivityQuery
 from schema.auth import AccountHolder, AuthMutation, AuthQuery
 from schema.customers import CustomerMutation, CustomerQuery
+from schema.data import UPLOAD_SCALAR, DataMutation, DataQuery, Upload
 from schema.identity import IdentityMutation
 from schema.inquiries import InquiryMutation, InquiryQuery
 from schema.invitations import InvitationMutation, InvitationQuery
+from schema.item_changes import ItemChangeMutation
 from schema.items import ItemMutation, ItemQuery
 from schema.node import NodeQuery
 from schema.partners import Partner, PartnerMember, PartnerMutation, PartnerQuery
@@ -30,6 +32,7 @@ class Query(
     InquiryQuery,
     InvitationQuery,
     ActivityQuery,
+    DataQuery,
 ):
     pass
 
@@ -50,6 +53,8 @@ class Mutation(
     IdentityMutation,
     TeamMutation,
     WebhookMutation,
+    DataMutation,
+    ItemChangeMutation,
 ):
     pass
 
@@ -74,5 +79,6 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
             WebhookEndpoint,
             WebhookDelivery,
         ],
+        scalar_overrides={Upload: UPLOAD_SCALAR},
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

@@ -66,6 +66,9 @@ class Customer(Node):
     language: str
     notes: str | None
     tags: list[str]
+    external_id: str | None = strawberry.field(
+        description="The partner's own reference (e.g. from a previous system); unique per partner. CSV imports match rows on it first."
+    )
     status: CustomerStatus
     source: CustomerSource
     version: int = strawberry.field(
@@ -100,6 +103,7 @@ class Customer(Node):
             language=customer.language,
             notes=customer.notes,
             tags=list(customer.tags or []),
+            external_id=customer.external_id,
             status=customer.status,
             source=customer.source,
             version=customer.version,
@@ -206,6 +210,10 @@ class CustomerInput:
     language: str | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Your own reference, at most 100 characters; unique per partner (CONFLICT if taken).",
+    )
 
 
 @strawberry.input(
@@ -247,6 +255,10 @@ class CustomerPatch:
     language: str | None = strawberry.UNSET
     notes: str | None = strawberry.UNSET
     tags: list[str] | None = strawberry.UNSET
+    external_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Unique per partner (CONFLICT if taken); null clears it.",
+    )
 
 
 @strawberry.input
@@ -292,11 +304,16 @@ def customer_list(
 ) -> tuple[PageRequest, customers.CustomerFilter, customers.CustomerOrder]:
     """What `customers(...)`'s arguments ask for, in the resolvers' terms. The compiled read
     path reads the arguments through this too, so both paths mean the same by them."""
-    wanted = filter or CustomerFilter()
     order = customers.CustomerOrder()
     if order_by is not None:
         order = customers.CustomerOrder(order_by.field, order_by.direction == SortDirection.DESC)
-    request = customers.CustomerFilter(
+    return page_request(first, after, last, before), customer_filter(filter), order
+
+
+def customer_filter(filter: CustomerFilter | None) -> customers.CustomerFilter:
+    """What a CustomerFilter asks for, in the resolvers' terms (lists and exports alike)."""
+    wanted = filter or CustomerFilter()
+    return customers.CustomerFilter(
         search=wanted.search,
         status=wanted.status,
         source=wanted.source,
@@ -304,7 +321,6 @@ def customer_list(
         created_after=wanted.created_after,
         created_before=wanted.created_before,
     )
-    return page_request(first, after, last, before), request, order
 
 
 def customer_pk(global_id: str, path: tuple[str, ...] = ("id",)) -> int:

@@ -28,11 +28,21 @@ from starlette.responses import HTMLResponse, Response
 
 from config import Settings
 from schema.client_address import client_ip, trusted_networks
+from schema.multipart import MultipartRefused, boundary_of, place_files, split_parts
 from schema.persisted import PERSISTED_QUERY_NOT_FOUND
 from schema.pipeline import Caller, GraphQLRequest, Pipeline, RequestError
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
+MULTIPART = "multipart/form-data"
+# multipart/form-data is a "simple" content type that any web page may send cross-site
+# without a CORS preflight; a request with files must carry one of these headers (as
+# Apollo Server's CSRF prevention asks), which only same-origin or CORS-approved pages can.
+PREFLIGHT_HEADERS = (
+    "graphql-require-preflight",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
 GRAPHIQL_PAGE = Path(__file__).resolve().parent.parent / "static" / "graphiql.html"
 
 
@@ -77,6 +87,10 @@ def negotiate(accept: str | None) -> str | None:
     return None
 
 
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 def _message_body(message: str) -> bytes:
     return orjson.dumps({"errors": [{"message": message}]})
 
@@ -88,6 +102,7 @@ class GraphQLOverHTTP:
         self.pipeline = pipeline
         self.settings = settings
         self.max_body_bytes = settings.max_body_bytes
+        self.max_upload_bytes = settings.max_upload_bytes
         self.trusted_proxies = trusted_networks(settings.trusted_proxies)
         self.graphiql = None if settings.production else GRAPHIQL_PAGE.read_text(encoding="utf-8")
 
@@ -137,6 +152,8 @@ class GraphQLOverHTTP:
                 # Never cached: the client registers the document next (Apollo's APQ).
                 response.headers["cache-control"] = "private, no-cache, must-revalidate"
             return self._identified(response, caller)
+        if _content_type(request) == MULTIPART and prepared.plan.kind != OperationType.MUTATION:
+            raise ClientError(400, "Only mutations may carry files.")
         if request.method == "GET" and prepared.plan.kind != OperationType.QUERY:
             kind = prepared.plan.kind.value
             raise ClientError(
@@ -158,30 +175,52 @@ class GraphQLOverHTTP:
     async def _read(self, request: Request) -> GraphQLRequest:
         if request.method == "GET":
             return self._from_query_string(request)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = _content_type(request)
+        if content_type == MULTIPART:
+            return await self._from_multipart(request)
         if content_type != JSON:
-            raise ClientError(415, "Send the request as application/json.")
-        return self._from_json(await self._body(request))
+            raise ClientError(
+                415, "Send the request as application/json (multipart/form-data with files)."
+            )
+        return self._from_json(await self._body(request, self.max_body_bytes))
 
-    async def _body(self, request: Request) -> bytes:
+    async def _body(self, request: Request, limit: int) -> bytes:
         """The body, counted while it streams in: refused at the limit, never read whole first."""
-        limit = self.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise self._too_large()
+            raise self._too_large(limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise self._too_large()
+                raise self._too_large(limit)
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self) -> ClientError:
+    def _too_large(self, limit: int) -> ClientError:
         # The rest of the body is never read: the connection cannot be reused.
-        message = f"Request body too large: at most {self.max_body_bytes} bytes."
+        message = f"Request body too large: at most {limit} bytes."
         return ClientError(413, message, {"connection": "close"})
+
+    async def _from_multipart(self, request: Request) -> GraphQLRequest:
+        """An operation with files (schema/multipart.py); the body may hold one upload's
+        worth more than a plain request."""
+        if not any(request.headers.get(name, "").strip() for name in PREFLIGHT_HEADERS):
+            raise ClientError(
+                400,
+                "A request with files needs a GraphQL-Require-Preflight header "
+                "(any value): it keeps other web sites from sending it.",
+            )
+        try:
+            boundary = boundary_of(request.headers["content-type"])
+            body = await self._body(request, self.max_upload_bytes + self.max_body_bytes)
+            parts = split_parts(body, boundary)
+            payload = place_files(parts, self.max_upload_bytes, self.max_body_bytes)
+        except MultipartRefused as refused:
+            headers = {"connection": "close"} if refused.status == 413 else {}
+            raise ClientError(refused.status, refused.message, headers) from None
+        return self._checked(payload)
 
     def _from_query_string(self, request: Request) -> GraphQLRequest:
         if len(request.scope.get("query_string", b"")) > self.max_body_bytes:

@@ -7,13 +7,24 @@ from typing import Any
 
 import strawberry
 
-from resolvers import activity, customers, inquiries, invitations, items, partners, team, webhooks
+from resolvers import (
+    activity,
+    customers,
+    imports,
+    inquiries,
+    invitations,
+    items,
+    partners,
+    team,
+    webhooks,
+)
 from resolvers.actor import Actor
 from resolvers.permissions import Audience, admit
 from schema.activity import ActivityEvent
 from schema.auth import AccountHolder
 from schema.context import Info
 from schema.customers import Customer
+from schema.data import CustomerImport
 from schema.ids import parse_global_id
 from schema.inquiries import Inquiry
 from schema.invitations import AccessInvitation, EmailDelivery
@@ -101,6 +112,11 @@ async def _webhook_delivery(actor: Actor, pk: int) -> WebhookDelivery | None:
     return WebhookDelivery.from_model(found) if found else None
 
 
+async def _customer_import(actor: Actor, pk: int) -> CustomerImport | None:
+    found = await imports.get_customer_import(actor, pk)
+    return CustomerImport.from_model(found) if found else None
+
+
 # GraphQL type name -> scoped fetcher. Each domain module registers its types here.
 NODE_FETCHERS: dict[str, NodeFetcher] = {
     "Customer": _customer,
@@ -117,6 +133,7 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
     "MemberInvitation": _member_invitation,
     "WebhookEndpoint": _webhook_endpoint,
     "WebhookDelivery": _webhook_delivery,
+    "CustomerImport": _customer_import,
 }
 
 

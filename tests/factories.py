@@ -5,7 +5,8 @@ queues a delivery for it), customers (one archived), a domain, a contract and a
 task assigned to a customer and to a second team member, inquiries (one NEW, one
 converted, one dismissed), and access authorizations from their own account holders:
 one pending, one declined (with its queued decline e-mail) and one connected; a pending
-member invitation and a password-reset request of the owner. Every
+member invitation and a password-reset request of the owner, a CSV dry run and an export
+link. Every
 change leaves its activity events. Account holders are never shared between the two
 partners, so "B's account holder" is invisible to A by design.
 """
@@ -19,6 +20,7 @@ from models.outbox import EmailDelivery
 from models.partner import MemberRole, PartnerMember
 from resolvers.passwords import hash_password
 from schema.ids import parse_global_id, to_global_id
+from tests.imports import EXPORT, send_import
 from tests.support import (
     AccountLogin,
     GraphQLClient,
@@ -231,6 +233,11 @@ async def build_partner(client: GraphQLClient, label: str) -> PartnerData:
     )
     data.add("MemberInvitation", invited["memberInvitation"]["id"])
     await client.mutate(REQUEST_RESET, {"input": {"realm": "PARTNER", "email": login.email}})
+    # A CSV dry run (its report) and an export's download link.
+    csv_file = b"First name,Last name\r\nDry,Run\r\n"
+    report = await send_import(client, token, csv_file)
+    data.add("CustomerImport", report["customerImport"]["id"])
+    await client.mutate(EXPORT, {}, token)
     return data
 
 

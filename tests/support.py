@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +46,31 @@ class GraphQLClient:
             all_headers["authorization"] = f"Bearer {token}"
         return await self.http.post(
             "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
+
+    async def upload(
+        self,
+        query: str,
+        variables: dict[str, Any],
+        files: dict[str, tuple[str, bytes]],
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST an operation with files, as the GraphQL multipart request specification says:
+        `files` maps a variable path ("file", "files.0") to (file name, content)."""
+        operations = {"query": query, "variables": variables}
+        file_map = {str(index): [f"variables.{path}"] for index, path in enumerate(files)}
+        all_headers = {"graphql-require-preflight": "1", **(headers or {})}
+        if token:
+            all_headers["authorization"] = f"Bearer {token}"
+        return await self.http.post(
+            "/graphql",
+            data={"operations": json.dumps(operations), "map": json.dumps(file_map)},
+            files={
+                str(index): (name, content, "text/csv")
+                for index, (name, content) in enumerate(files.values())
+            },
+            headers=all_headers,
         )
 
     async def raw(

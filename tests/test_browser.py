@@ -31,7 +31,7 @@ from tests.support import (
 from tests.webhook_receiver import Receiver
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page, Route
+    from playwright.async_api import Browser, FilePayload, Page, Route
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="needs Playwright: pip install -e '.[dev]'"
@@ -428,3 +428,54 @@ async def test_integrations_page_adds_an_endpoint_tests_it_and_redelivers(
         assert recorded.outside_requests == []
     finally:
         await receiver.stop()
+
+
+async def test_the_import_page_checks_a_file_then_imports_it(
+    server: ServerProcess, api: GraphQLClient, recorded: RecordedPage, tmp_path: Path
+) -> None:
+    page = recorded.page
+
+    # given: a signed-in member who follows the dashboard's link to the import page
+    partner = await register_partner(api)
+    await sign_in(page, server, partner)
+    await expect(page.locator("#dashboard")).to_be_visible(timeout=10_000)
+    await page.click("#import-link")
+    await expect(page.locator("#importer")).to_be_visible(timeout=10_000)  # its script ran
+    csv_file = (
+        "Nome;Cognome;E-mail;Telefono;Paese\r\n"
+        "Giulia;Verdi;giulia@example.it;+39 347 1234567;IT\r\n"
+        "Marco;;marco@example.it;call me;IT\r\n"
+        "Anna;Neri;anna@example.it;;XX\r\n"
+    )
+
+    # when: a file is picked
+    chosen: FilePayload = {
+        "name": "clienti.csv",
+        "mimeType": "text/csv",
+        "buffer": csv_file.encode(),
+    }
+    await page.set_input_files("#import-file", files=[chosen])
+
+    # then: the dry run's report, as a table, and nothing written yet
+    await expect(page.locator("#summary")).to_have_text(
+        "3 rows: 1 would be created, 0 would be updated, 2 would be skipped", timeout=10_000
+    )
+    rows = page.locator("#problems tbody tr")
+    await expect(rows).to_have_count(2)
+    await expect(rows.nth(0)).to_contain_text("Telefono")
+    await expect(rows.nth(1)).to_contain_text("Paese")
+    count = "{ customers { totalCount } }"
+    assert (await api.gql(count, token=partner.token))["customers"]["totalCount"] == 0
+    await page.screenshot(path=tmp_path / "import-dry-run.png", full_page=True)
+
+    # when: the member imports it
+    await page.click("#import")
+
+    # then
+    await expect(page.locator("#message")).to_have_text(
+        "Done: the valid rows are imported.", timeout=15_000
+    )
+    await expect(page.locator("#summary")).to_have_text("3 rows: 1 created, 0 updated, 2 skipped")
+    assert (await api.gql(count, token=partner.token))["customers"]["totalCount"] == 1
+    await page.screenshot(path=tmp_path / "import-done.png", full_page=True)
+    assert recorded.outside_requests == []

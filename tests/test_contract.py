@@ -15,8 +15,7 @@ CANDIDATES = [
     ROOT.parent / "shared" / "api" / "contract.graphql",
     Path("/work/shared/api/contract.graphql"),
 ]
-# Extensions of the contract (beside it) that this server implements.
-EXTENSIONS = ["identity.graphql", "webhooks.graphql"]
+EXTENSIONS = ["identity.graphql", "webhooks.graphql", "data.graphql"]
 # Contract elements that a later issue delivers. This list only ever shrinks.
 NOT_YET_BUILT: set[str] = set()
 

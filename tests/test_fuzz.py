@@ -138,7 +138,11 @@ LONG_LENGTHS = [41, 64, 101, 201, 255, 501, 2001, 5001, 20_000]
 
 
 def scalars(seeds: Seeds) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
-    """Custom scalars (Date, DateTime) and better-aimed built-in ones (ID, String)."""
+    """Custom scalars (Date, DateTime, Upload) and better-aimed built-in ones (ID, String).
+
+    An Upload written into the document (the only way a JSON request can try) is refused at
+    validation: files come with multipart requests (tests/test_uploads.py).
+    """
     short = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=80)
     long = st.tuples(st.sampled_from("a1 é\x00"), st.sampled_from(LONG_LENGTHS)).map(_repeated)
     text = st.one_of(short, long)
@@ -149,6 +153,7 @@ def scalars(seeds: Seeds) -> dict[str, st.SearchStrategy[graphql.ValueNode]]:
         "String": st.one_of(text, st.sampled_from(seeds.strings)).map(_string),
         "Date": st.one_of(dates, text).map(_string),
         "DateTime": st.one_of(datetimes, text).map(_string),
+        "Upload": text.map(_string),
     }
 
 

@@ -150,3 +150,19 @@ async def test_the_activity_table_keeps_its_indexes(app: Starlette) -> None:
     names = {row["name"] for row in await connection.execute_query_dict(sql)}
     # then: the feed and the timelines stay indexed
     assert {"idx_activity_ev_partner_625264", "idx_activity_ev_custome_fe9d71"} <= names
+
+
+async def test_the_customer_table_keeps_its_indexes_and_gets_the_external_id_one(
+    app: Starlette,
+) -> None:
+    # given: the session's database, migrated to the latest (0011 added columns to customer)
+    connection = get_connection("default")
+    if BACKEND == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'customer'"
+    else:
+        sql = "SELECT indexname AS name FROM pg_indexes WHERE tablename = 'customer'"
+    # when
+    names = {row["name"] for row in await connection.execute_query_dict(sql)}
+    # then: the list's indexes survive, and imports find rows by external ID and e-mail
+    assert {"uniq_customer_external_id", "idx_customer_email"} <= names
+    assert any(name.startswith("idx_customer_partner_") for name in names)

@@ -159,8 +159,9 @@ async def test_two_concurrent_sweeps_send_one_reminder_per_authorization(
 
 async def test_preferences_are_validated(client: GraphQLClient) -> None:
     owner = await register_partner(client)
-    bad = await client.gql(PREFERENCES, {"input": {"language": "not a language"}}, owner.token)
-    assert bad["updateNotificationPreferences"]["errors"][0]["field"] == ["language"]
+    for language in ("not a language", "", "   "):
+        bad = await client.gql(PREFERENCES, {"input": {"language": language}}, owner.token)
+        assert bad["updateNotificationPreferences"]["errors"][0]["field"] == ["language"]
     await client.mutate(PREFERENCES, {"input": {"newInquiry": False}}, owner.token)
     preferences = (await client.gql(VIEWER, token=owner.token))["viewer"]["notificationPreferences"]
     assert preferences["newInquiry"] is False and preferences["newInvitation"] is True

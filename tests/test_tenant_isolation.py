@@ -46,6 +46,7 @@ from models.account import AccountHolder
 from models.auth import AuthToken
 from models.customer import Customer
 from models.dev_mail import DevMailMessage
+from models.housekeeping import HousekeepingRun
 from models.identity import IdentityToken, PasswordResetRequest
 from models.invitation import AccessInvitation
 from models.notification import DigestEntry, NotificationWindow
@@ -79,6 +80,10 @@ ID_TYPES_BY_OPERATION: dict[str, tuple[str, ...]] = {
     "archiveCustomer": ("Customer",),
     "restoreCustomer": ("Customer",),
     "updateTask": ("Task",),
+    "updateDomain": ("Domain",),
+    "updateContract": ("Contract",),
+    "deleteItem": ("Domain", "Contract", "Task"),
+    "customerImport": ("CustomerImport",),
     "inquiry": ("Inquiry",),
     "invitation": ("AccessInvitation",),
 }
@@ -102,6 +107,9 @@ ANY_REALM_OPERATIONS = {
     "changePassword",
     "logoutEverywhere",
 }
+# Operations that take a file (multipart requests): tests/test_import.py checks who may call
+# them; the JSON requests built here cannot carry one.
+UPLOAD_OPERATIONS = {"importCustomers"}
 
 # Plausible values for required non-id inputs: by input field name first, then by type.
 VALUES_BY_NAME: dict[str, Any] = {
@@ -411,9 +419,11 @@ async def b_row_hashes(world: World) -> dict[str, str]:
         elif model is DevMailMessage:  # the development mailbox: B's e-mails, once delivered
             emails = await EmailDelivery.filter(partner_id=b).values_list("id", flat=True)
             query = model.filter(delivery_id__in=list(emails))
+        elif model is HousekeepingRun:
+            continue  # when periodic jobs ran: no partner's data
         else:
             pytest.fail(f"table {model._meta.db_table}: no rule says which of its rows are B's")
-        rows = await query.order_by("id").values()
+        rows = await query.order_by(model._meta.pk_attr).values()
         # Digest entries need a burst of notifications, more than the world makes; no worker
         # runs here, so nothing reached the development mailbox.
         assert rows or model in (AuthToken, DigestEntry, DevMailMessage), (
@@ -561,7 +571,7 @@ def realm_cases(world: World) -> Iterator[tuple[Operation, dict[str, Any]]]:
     A (so that an unguarded operation would act or answer with data)."""
     a_ids = own_ids(world.a)
     for operation in all_operations():
-        if operation.realm not in {"PARTNER", "ACCOUNT"}:
+        if operation.realm not in {"PARTNER", "ACCOUNT"} or operation.name in UPLOAD_OPERATIONS:
             continue
         ids = {slot.path: a_ids[slot.types[0]] for slot in operation.slots}
         yield operation, VariableBuilder(operation, ids, a_ids, texts_for(world.a)).build()

@@ -20,6 +20,7 @@ from tortoise.functions import Count
 import events
 from events.polling import outbox_state, wake_workers
 from models.activity import ActivityVerb
+from models.customer import Customer
 from models.webhook import (
     WebhookDelivery,
     WebhookDeliveryStatus,
@@ -27,7 +28,7 @@ from models.webhook import (
     WebhookEventType,
 )
 from telemetry.metrics import OutboxState
-from webhooks.payloads import body, event_data, ping_data
+from webhooks.payloads import body, customer_event_data, event_data, ping_data
 
 WORKER_KIND = "webhook worker"
 
@@ -66,10 +67,7 @@ async def queue_deliveries(
     event_type = EVENT_TYPE_OF_VERB.get(verb_name)
     if event_type is None:
         return 0
-    endpoints = await WebhookEndpoint.filter(partner_id=partner_id, enabled=True).values_list(
-        "id", "event_types"
-    )
-    targets = [endpoint_id for endpoint_id, types in endpoints if takes(types, event_type)]
+    targets = await _targets(partner_id, event_type)
     if not targets:
         return 0
     data = await event_data(
@@ -77,6 +75,42 @@ async def queue_deliveries(
     )
     await _insert(partner_id, targets, event_type, body(event_type, at, data), at)
     return len(targets)
+
+
+async def queue_customer_deliveries(
+    partner_id: int,
+    verb_name: str,
+    customer_ids: list[int],
+    *,
+    at: datetime,
+    actor_name: str | None = None,
+) -> int:
+    """Queue one change per customer of a bulk change (a CSV import batch) for every matching
+    endpoint: one read of the endpoints and one of the customers, whatever the batch size."""
+    event_type = EVENT_TYPE_OF_VERB.get(verb_name)
+    if event_type is None or not customer_ids:
+        return 0
+    targets = await _targets(partner_id, event_type)
+    if not targets:
+        return 0
+    customers = await Customer.filter(id__in=customer_ids).order_by("id")
+    events.after_commit(wake_webhook_workers)
+    rows: list[WebhookDelivery] = []
+    for customer in customers:
+        payload = body(event_type, at, customer_event_data(customer, actor_name))
+        rows.extend(
+            _row(partner_id, endpoint_id, event_type, payload, at) for endpoint_id in targets
+        )
+    await WebhookDelivery.bulk_create(rows, batch_size=500)
+    return len(rows)
+
+
+async def _targets(partner_id: int, event_type: WebhookEventType) -> list[int]:
+    """The partner's enabled endpoints whose filter takes `event_type`."""
+    endpoints = await WebhookEndpoint.filter(partner_id=partner_id, enabled=True).values_list(
+        "id", "event_types"
+    )
+    return [endpoint_id for endpoint_id, types in endpoints if takes(types, event_type)]
 
 
 async def queue_ping(endpoint: WebhookEndpoint) -> WebhookDelivery:
@@ -95,23 +129,26 @@ async def _insert(
     at: datetime,
 ) -> list[WebhookDelivery]:
     events.after_commit(wake_webhook_workers)
-    rows = [
-        WebhookDelivery(
-            partner_id=partner_id,
-            endpoint_id=endpoint_id,
-            event_type=event_type,
-            payload=payload,
-            status=WebhookDeliveryStatus.QUEUED,
-            queued_at=at,
-            next_attempt_at=at,
-        )
-        for endpoint_id in endpoint_ids
-    ]
+    rows = [_row(partner_id, endpoint_id, event_type, payload, at) for endpoint_id in endpoint_ids]
     if len(rows) == 1:
         await rows[0].save()  # sets the id, which bulk_create does not on every backend
         return rows
     await WebhookDelivery.bulk_create(rows)
     return rows
+
+
+def _row(
+    partner_id: int, endpoint_id: int, event_type: WebhookEventType, payload: str, at: datetime
+) -> WebhookDelivery:
+    return WebhookDelivery(
+        partner_id=partner_id,
+        endpoint_id=endpoint_id,
+        event_type=event_type,
+        payload=payload,
+        status=WebhookDeliveryStatus.QUEUED,
+        queued_at=at,
+        next_attempt_at=at,
+    )
 
 
 async def redeliver(delivery: WebhookDelivery) -> bool:

@@ -61,6 +61,7 @@ def customer_data(customer: Customer) -> Data:
         if has_address
         else None,
         "vatId": customer.vat_id,
+        "externalId": customer.external_id,
         "language": customer.language,
         "notes": customer.notes,
         "tags": list(customer.tags or []),
@@ -131,7 +132,7 @@ async def event_data(
         erased = subject_id if subject_type == "Customer" else customer_id
         data["customer"] = {"id": global_id("Customer", erased)} if erased else None
     elif subject_type == "Customer" and subject_id is not None:
-        data["customer"] = customer_data(await Customer.get(id=subject_id))
+        return customer_event_data(await Customer.get(id=subject_id), actor_name)
     elif subject_type == "Inquiry" and subject_id is not None:
         inquiry = await Inquiry.get(id=subject_id)
         data["inquiry"] = inquiry_data(inquiry)
@@ -145,6 +146,11 @@ async def event_data(
         data["customer"] = customer_summary(customer) if customer else None
     data["actorName"] = actor_name
     return data
+
+
+def customer_event_data(customer: Customer, actor_name: str | None) -> Data:
+    """`data` of a change whose subject is a customer (CUSTOMER_CREATED, _UPDATED, ...)."""
+    return {"customer": customer_data(customer), "actorName": actor_name}
 
 
 def ping_data(endpoint_id: int) -> Data:

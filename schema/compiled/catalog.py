@@ -83,6 +83,7 @@ TYPES: dict[str, ObjectType] = {
             "language": Scalar("language"),
             "notes": Scalar("notes"),
             "tags": Scalar("tags", "json"),
+            "externalId": Scalar("external_id"),
             "status": Scalar("status"),
             "source": Scalar("source"),
             "version": Scalar("version"),
