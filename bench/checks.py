@@ -162,6 +162,20 @@ async def _marks(url: str) -> dict[str, int]:
         await connection.close()
 
 
+async def _fresh_notification_windows(url: str) -> None:
+    """Each checked write starts with the write partner's team outside any e-mail window, so
+    both servers' first notification is an e-mail (not a digest entry of the other's burst)."""
+    connection = await connect(url)
+    try:
+        await connection.execute(
+            "DELETE FROM notification_window WHERE member_id IN"
+            " (SELECT id FROM partner_member WHERE partner_id = $1)",
+            seed.WRITE_PARTNER,
+        )
+    finally:
+        await connection.close()
+
+
 async def _rows_after(
     url: str, marks: dict[str, int], touched: Sequence[tuple[str, int]]
 ) -> dict[str, list[Any]]:
@@ -250,6 +264,7 @@ async def _write_once(
     subjects: dict[tuple[str, int], str],
     touched: Sequence[tuple[str, int]],
 ) -> tuple[Any, dict[str, Any]]:
+    await _fresh_notification_windows(url)
     marks = await _marks(url)
     response = await post(
         client,

@@ -205,14 +205,45 @@ FROM (SELECT 1) one LEFT JOIN LATERAL (
 
 # ---------------------------------------------------------------- writes
 
-M1_PARTNER = "SELECT id FROM partner WHERE slug = $1 AND is_public"
-M1_INSERT = """
-INSERT INTO inquiry (partner_id, status, name, email, phone, company_name, message, received_at)
-VALUES ($1, 'NEW', $2, $3, $4, $5, $6, $7) RETURNING id
+EMAIL_COLUMNS = (
+    "partner_id, template, language, to_address, to_name, subject, text_body, html_body,"
+    " status, attempts, queued_at, next_attempt_at"
+)
+# The partner and its active team (for the notification e-mails), in one read.
+M1_PARTNER_AND_TEAM = """
+SELECT p.id AS partner_id, p.display_name AS partner_name, m.id AS member_id, m.name, m.email,
+       m.language, m.role, m.notify_new_inquiry
+FROM partner p LEFT JOIN partner_member m ON m.partner_id = p.id AND m.removed_at IS NULL
+WHERE p.slug = $1 AND p.is_public
+ORDER BY m.id
 """
-M1_ACTIVITY = """
+# Whether the partner of the new activity row has an enabled webhook endpoint (PartnerDesk
+# asks the same in its activity INSERT, and queues deliveries when it has).
+HAS_WEBHOOKS = """EXISTS (SELECT 1 FROM webhook_endpoint w
+  WHERE w.partner_id = activity_event.partner_id AND w.enabled)"""
+M1_INSERT_AND_LOG = f"""
+WITH new AS (
+  INSERT INTO inquiry (partner_id, status, name, email, phone, company_name, message, received_at)
+  VALUES ($1, 'NEW', $2, $3, $4, $5, $6, $7) RETURNING id
+)
 INSERT INTO activity_event (partner_id, verb, at, actor_name, summary, customer_id, subject_type, subject_id)
-VALUES ($1, 'INQUIRY_RECEIVED', $2, NULL, $3, NULL, 'Inquiry', $4)
+SELECT $1, 'INQUIRY_RECEIVED', $7, NULL, $8, NULL, 'Inquiry', id FROM new
+RETURNING subject_id, {HAS_WEBHOOKS}
+"""
+# One notification of a kind to a member: its number in the member's current window.
+NOTIFICATION_WINDOW = """
+INSERT INTO notification_window AS w (member_id, kind, opened_at, "count")
+VALUES ($3, $4, $2, 1) ON CONFLICT (member_id, kind) DO UPDATE SET
+  "count" = CASE WHEN w.opened_at > $1 THEN w."count" + 1 ELSE 1 END,
+  opened_at = CASE WHEN w.opened_at > $1 THEN w.opened_at ELSE $2 END
+RETURNING "count", opened_at
+"""
+M1_NOTIFY_EMAIL = f"""
+INSERT INTO email_delivery ({EMAIL_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'QUEUED', 0, $9, $9)
+"""
+DIGEST_ENTRY = """
+INSERT INTO digest_entry (member_id, kind, summary, created_at, due_at) VALUES ($1, $2, $3, $4, $5)
 """
 
 M2_DECIDE = """
@@ -230,11 +261,12 @@ INSERT INTO customer (partner_id, number, customer_number, kind, first_name, las
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '[]', $13, $14, 'ACTIVE', 'INQUIRY', 1, $15, $15)
 RETURNING id
 """
-M2_LINK_AND_LOG = """
+M2_LINK_AND_LOG = f"""
 WITH linked AS (UPDATE inquiry SET customer_id = $1 WHERE id = $2)
 INSERT INTO activity_event (partner_id, verb, at, actor_name, summary, customer_id, subject_type, subject_id)
 VALUES ($3, 'CUSTOMER_CREATED', $4, $5, $6, $1, 'Customer', $1),
        ($3, 'INQUIRY_CONVERTED', $4, $5, $7, $1, 'Inquiry', $2)
+RETURNING {HAS_WEBHOOKS}
 """
 
 # connectCustomer to an existing customer: the decision, with what it needs to know (the
@@ -250,10 +282,6 @@ WHERE i.id = $1 AND i.partner_id = $2 AND i.status = 'PENDING' AND i.expires_at 
                   WHERE o.customer_id = $3 AND o.status = 'CONNECTED' AND o.id <> $1)
 RETURNING a.name, a.email, a.language, c.customer_number, c.display_name, p.display_name
 """
-EMAIL_COLUMNS = (
-    "partner_id, template, language, to_address, to_name, subject, text_body, html_body,"
-    " status, attempts, queued_at, next_attempt_at"
-)
 M3_MAIL_AND_LOG = f"""
 WITH email AS (
   INSERT INTO email_delivery ({EMAIL_COLUMNS})
@@ -261,6 +289,7 @@ WITH email AS (
 )
 INSERT INTO activity_event (partner_id, verb, at, actor_name, summary, customer_id, subject_type, subject_id)
 SELECT $1, 'INVITATION_CONNECTED', $9, $10, $11, $12, 'AccessInvitation', $13 FROM email
+RETURNING {HAS_WEBHOOKS}
 """
 
 M4_DECIDE = """
@@ -280,5 +309,5 @@ WITH email AS (
 )
 INSERT INTO activity_event (partner_id, verb, at, actor_name, summary, customer_id, subject_type, subject_id)
 SELECT $1, 'INVITATION_DECLINED', $9, $10, $11, NULL, 'AccessInvitation', $12 FROM email
-RETURNING (SELECT id FROM email)
+RETURNING (SELECT id FROM email), {HAS_WEBHOOKS}
 """

@@ -35,12 +35,17 @@ from bench.rules import (
     parse_global_id,
     split_name,
 )
+from config import Settings
+from mailers.identity_templates import NEW_INQUIRY
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED, header_text, render
+from resolvers.notifications import DEFAULT_ON_ROLES, DIGEST_THRESHOLD, DIGEST_WINDOW
 
 # PartnerDesk's defaults (config.py): a form sent back sooner than this after it was
 # shown, or more than a day later, is a bot's and silently dropped.
 INQUIRY_MIN_FILL_SECONDS = 3.0
 INQUIRY_MAX_AGE_SECONDS = 86_400.0
+# Links in the team's e-mails, as PartnerDesk writes them (the same environment as its server).
+PUBLIC_URL = Settings().public_url
 
 
 @dataclass(frozen=True)
@@ -87,8 +92,8 @@ async def m1(
     if not INQUIRY_MIN_FILL_SECONDS <= age <= INQUIRY_MAX_AGE_SECONDS:
         return _payload("submitInquiry", **accepted)
     slug = (given.get("partnerSlug") or "").strip().lower()
-    partner_id = await connection.fetchval(sql.M1_PARTNER, slug) if len(slug) <= 63 else None
-    if partner_id is None:
+    team = await connection.fetch(sql.M1_PARTNER_AND_TEAM, slug) if len(slug) <= 63 else []
+    if not team:
         return _payload(
             "submitInquiry",
             accepted=False,
@@ -106,14 +111,81 @@ async def m1(
         problems.add("privacyConsent", "Please agree to the privacy policy.")
     if problems.found:
         return _payload("submitInquiry", accepted=False, errors=problems.errors())
-    summary = f"Inquiry received from {name}" + (f" ({company_name})" if company_name else "")
+    sender = name + (f" ({company_name})" if company_name else "")
+    summary = f"Inquiry received from {sender}"
+    partner_id = team[0]["partner_id"]
     now = datetime.now(UTC)
     async with connection.transaction():
-        inquiry_id = await connection.fetchval(
-            sql.M1_INSERT, partner_id, name, email, phone, company_name, message, now
+        _inquiry_id, has_webhooks = await connection.fetchrow(
+            sql.M1_INSERT_AND_LOG,
+            partner_id,
+            name,
+            email,
+            phone,
+            company_name,
+            message,
+            now,
+            summary[:500],
         )
-        await connection.execute(sql.M1_ACTIVITY, partner_id, now, summary[:500], inquiry_id)
+        _no_webhooks(has_webhooks)
+        await _notify_team(connection, team, email, {"sender": sender, "message": message}, now)
     return _payload("submitInquiry", **accepted)
+
+
+def _no_webhooks(has_webhooks: bool) -> None:
+    """PartnerDesk would queue webhook deliveries here; the bench's partners have no endpoint."""
+    if has_webhooks:
+        raise RuntimeError("the reference queues no webhooks: give the bench's partners none")
+
+
+def _wants_inquiry_emails(member: asyncpg.Record) -> bool:
+    """The member's choice, else their role's default (on for OWNER and ADMIN)."""
+    chosen = member["notify_new_inquiry"]
+    return bool(chosen) if chosen is not None else member["role"] in DEFAULT_ON_ROLES
+
+
+async def _notify_team(
+    connection: asyncpg.Connection,
+    team: list[asyncpg.Record],
+    sender_email: str,
+    values: dict[str, str | None],
+    now: datetime,
+) -> None:
+    """The new-inquiry e-mail to every active member who wants it (not the sender), or,
+    past the first DIGEST_THRESHOLD of a member's window, a digest entry."""
+    for member in team:
+        if member["member_id"] is None or not _wants_inquiry_emails(member):
+            continue
+        if member["email"].casefold() == sender_email.strip().casefold():
+            continue
+        count, opened_at = await connection.fetchrow(
+            sql.NOTIFICATION_WINDOW, now - DIGEST_WINDOW, now, member["member_id"], "NEW_INQUIRY"
+        )
+        member_values = {
+            **values,
+            "recipient": member["name"],
+            "partner": member["partner_name"],
+            "link": f"{PUBLIC_URL}/dashboard",
+        }
+        if count <= DIGEST_THRESHOLD:
+            await connection.execute(
+                sql.M1_NOTIFY_EMAIL,
+                member["partner_id"],
+                *_rendered(
+                    NEW_INQUIRY, member["language"], member["email"], member["name"], member_values
+                ),
+                now,
+            )
+        else:
+            subject = render(NEW_INQUIRY, member["language"], member_values).subject
+            await connection.execute(
+                sql.DIGEST_ENTRY,
+                member["member_id"],
+                "NEW_INQUIRY",
+                subject[:500],
+                now,
+                opened_at + DIGEST_WINDOW,
+            )
 
 
 # ---------------------------------------------------------------- M2 convertInquiry (new customer)
@@ -187,7 +259,7 @@ async def _convert(connection: asyncpg.Connection, member: Member, inquiry_id: i
             now,
         )
         display_name = columns["display_name"]
-        await connection.execute(
+        logged = await connection.fetch(
             sql.M2_LINK_AND_LOG,
             customer_id,
             inquiry_id,
@@ -197,6 +269,7 @@ async def _convert(connection: asyncpg.Connection, member: Member, inquiry_id: i
             f"Customer {display_name} created from an inquiry"[:500],
             f"Inquiry from {name} assigned to customer {display_name}"[:500],
         )
+        _no_webhooks(any(row[0] for row in logged))
     return _payload(
         "convertInquiry",
         inquiry={"id": global_id("Inquiry", inquiry_id), "status": "ASSIGNED"},
@@ -228,11 +301,18 @@ def _email(
     partner: str,
     message: str | None = None,
 ) -> list[Any]:
+    """The rendered columns of a decision's e-mail to the account holder."""
+    values = {"recipient": name, "partner": partner, "message": message}
+    return _rendered(template, language, address, name, values)
+
+
+def _rendered(
+    template: str, language: str | None, address: str, name: str, values: dict[str, str | None]
+) -> list[Any]:
     """The outbox row's rendered columns: template .. html_body (PartnerDesk's queue_email)."""
     address = address.strip()
     if header_text(address, 254) != address or "@" not in address:
         raise ValueError("to_address must be one validated e-mail address")
-    values = {"recipient": name, "partner": partner, "message": message}
     rendered = render(template, language, values)
     return [
         rendered.template,
@@ -279,7 +359,7 @@ async def m3(
                 customer=None,
             )
         account_name, address, language, number, display_name, partner_name = decided
-        await connection.execute(
+        has_webhooks = await connection.fetchval(
             sql.M3_MAIL_AND_LOG,
             member.partner_id,
             *_email(INVITATION_CONNECTED, language, address, account_name, partner_name),
@@ -289,6 +369,7 @@ async def m3(
             customer_id,
             invitation_id,
         )
+        _no_webhooks(has_webhooks)
     return _payload(
         "connectCustomer",
         invitation={"id": global_id("AccessInvitation", invitation_id), "status": "CONNECTED"},
@@ -329,7 +410,7 @@ async def m4(
                 "declineInvitation", "ALREADY_PROCESSED", "Not PENDING, or not found.", email=None
             )
         account_name, address, language, partner_name = decided
-        email_id = await connection.fetchval(
+        email_id, has_webhooks = await connection.fetchrow(
             sql.M4_MAIL_LINK_AND_LOG,
             member.partner_id,
             *_email(INVITATION_DECLINED, language, address, account_name, partner_name, message),
@@ -338,6 +419,7 @@ async def m4(
             f"Access authorization from {account_name} declined"[:500],
             invitation_id,
         )
+        _no_webhooks(has_webhooks)
     return _payload(
         "declineInvitation",
         invitation={"id": global_id("AccessInvitation", invitation_id), "status": "DECLINED"},

@@ -12,14 +12,16 @@ webhook event type also queues its deliveries here (webhooks/outbox.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from events.event import Event, EventKind
 from events.publishing import publish_later
 from models.activity import ActivityEvent, ActivityVerb
-from models.statements import insert_returning_id, insert_rows
-from webhooks.outbox import queue_customer_deliveries, queue_deliveries
+from models.statements import insert_rows
+from webhooks.outbox import has_endpoints_sql, queue_customer_deliveries, queue_deliveries
 
 # The event of each verb that names a change subscriptions follow (badges, new items): the
 # kind of the same name, so a change has one name from its row to its event.
@@ -35,6 +37,16 @@ class Doer(Protocol):
     def display_name(self) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One change for the activity log: its verb, summary, customer and subject."""
+
+    verb: ActivityVerb
+    summary: str
+    customer_id: int | None = None
+    subject: tuple[str, int] | None = None
+
+
 async def record_activity(
     partner_id: int,
     verb: ActivityVerb,
@@ -44,43 +56,70 @@ async def record_activity(
     customer_id: int | None = None,
     subject: tuple[str, int] | None = None,
 ) -> int:
-    """Write one activity row inside the events.transaction() of the change it describes; its id.
+    """Write one activity row inside the events.transaction() of the change it describes; its id."""
+    [row_id] = await record_entries(
+        partner_id, [Entry(verb, summary, customer_id, subject)], actor=actor
+    )
+    return row_id
 
-    Every change writes one, so it is one plain INSERT (models/statements.py). The change's
-    webhook deliveries are queued here too, in the same transaction (webhooks/outbox.py).
+
+async def record_entries(
+    partner_id: int, entries: Sequence[Entry], *, actor: Doer | None = None
+) -> list[int]:
+    """Write the activity rows of one change (a conversion writes two) inside its
+    events.transaction(), in one INSERT; their ids, in order.
+
+    Each row's events go out after commit, and each row that is a webhook event type
+    queues its deliveries in the same transaction (webhooks/outbox.py). Whether the partner
+    has any enabled endpoint comes back with the INSERT, so a partner without webhooks
+    pays no extra statement.
     """
     at = datetime.now(UTC)
     actor_name = actor.display_name if actor else None
-    row_id = await insert_returning_id(
+    rows = await insert_rows(
         ActivityEvent._meta.db_table,
-        {
-            "partner_id": partner_id,
-            "verb": verb.value,
-            "at": at,
-            "actor_name": actor_name,
-            "summary": summary[:500],
-            "customer_id": customer_id,
-            "subject_type": subject[0] if subject else None,
-            "subject_id": subject[1] if subject else None,
-        },
+        [
+            {
+                "partner_id": partner_id,
+                "verb": entry.verb.value,
+                "at": at,
+                "actor_name": actor_name,
+                "summary": entry.summary[:500],
+                "customer_id": entry.customer_id,
+                "subject_type": entry.subject[0] if entry.subject else None,
+                "subject_id": entry.subject[1] if entry.subject else None,
+            }
+            for entry in entries
+        ],
+        returning=("id",),
+        returning_sql=(has_endpoints_sql(ActivityEvent._meta.db_table) + " AS has_webhooks",),
     )
-    publish_later(
-        Event(
-            EventKind.ACTIVITY_RECORDED, partner_id, subject_id=row_id, payload={"verb": verb.value}
+    # One statement hands out ascending ids in the order of its rows.
+    row_ids = sorted(int(row["id"]) for row in rows)
+    has_webhooks = any(row["has_webhooks"] for row in rows)
+    for entry, row_id in zip(entries, row_ids, strict=True):
+        publish_later(
+            Event(
+                EventKind.ACTIVITY_RECORDED,
+                partner_id,
+                subject_id=row_id,
+                payload={"verb": entry.verb.value},
+            )
         )
-    )
-    kind = EVENT_OF_VERB.get(verb)
-    if kind is not None:
-        publish_later(Event(kind, partner_id, subject_id=subject[1] if subject else None))
-    await queue_deliveries(
-        partner_id,
-        verb.name,
-        at=at,
-        subject=subject,
-        customer_id=customer_id,
-        actor_name=actor_name,
-    )
-    return row_id
+        kind = EVENT_OF_VERB.get(entry.verb)
+        if kind is not None:
+            subject_id = entry.subject[1] if entry.subject else None
+            publish_later(Event(kind, partner_id, subject_id=subject_id))
+        if has_webhooks:
+            await queue_deliveries(
+                partner_id,
+                entry.verb.name,
+                at=at,
+                subject=entry.subject,
+                customer_id=entry.customer_id,
+                actor_name=actor_name,
+            )
+    return row_ids
 
 
 # Rows per INSERT of `record_activities`: 8 columns each, under both databases' parameter limit.

@@ -18,6 +18,7 @@ from events.polling import outbox_state
 from mailers.templates import header_text, render
 from mailers.worker import wake_delivery_workers
 from models.outbox import EmailDelivery, EmailStatus
+from models.statements import insert_model
 from telemetry.metrics import OutboxState
 
 
@@ -36,18 +37,22 @@ async def queue_email(
     if header_text(address, 254) != address or "@" not in address:
         raise ValueError("to_address must be one validated e-mail address")
     rendered = render(template, language, values)
-    return await EmailDelivery.create(
-        partner_id=partner_id,
-        template=rendered.template,
-        language=rendered.language,
-        to_address=address,
-        to_name=header_text(to_name) or None,
-        subject=rendered.subject,
-        text_body=rendered.text_body,
-        html_body=rendered.html_body,
-        status=EmailStatus.QUEUED,
-        attempts=0,
-        next_attempt_at=datetime.now(UTC),
+    # The outbox row in one plain INSERT ... RETURNING (it is written on every decision).
+    return await insert_model(
+        EmailDelivery,
+        dict(
+            partner_id=partner_id,
+            template=rendered.template,
+            language=rendered.language,
+            to_address=address,
+            to_name=header_text(to_name) or None,
+            subject=rendered.subject,
+            text_body=rendered.text_body,
+            html_body=rendered.html_body,
+            status=EmailStatus.QUEUED,
+            attempts=0,
+            next_attempt_at=datetime.now(UTC),
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from resolvers.errors import Conflict, Unauthenticated
 from resolvers.password_rules import check_new_password
 from resolvers.passwords import hash_password, needs_rehash, verify_password
 from resolvers.rate_limits import Limit, enforce
-from resolvers.read_rules import valid_token
+from resolvers.read_rules import ACTIVE_MEMBERS, valid_token
 from resolvers.validation import (
     Problems,
     clean_email,
@@ -120,13 +120,14 @@ def _token_lookup_sql(postgres: bool) -> tuple[str, list[Any]]:
         return f"${len(order)}" if postgres else "?"
 
     where = to_sql(valid_token(_TOKEN_HASH), "t", bind)  # type: ignore[arg-type]
+    active = to_sql(ACTIVE_MEMBERS, "m", bind)
     sql = (
         f"SELECT {selected} FROM auth_token t"
         " LEFT JOIN partner_member m ON m.id = t.member_id"
         " LEFT JOIN account_holder a ON a.id = t.account_id"
         f" WHERE {where}"
         # A removed member's tokens are revoked with the removal; this makes sure of it.
-        " AND (t.member_id IS NULL OR m.removed_at IS NULL)"
+        f" AND (t.member_id IS NULL OR ({active}))"
     )
     return sql, order
 

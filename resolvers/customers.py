@@ -12,15 +12,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 import events
-from events.activity import record_activity
+from events.activity import Entry, record_activity, record_entries
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerKind, CustomerSource, CustomerStatus
 from models.partner import Partner
-from models.statements import next_in_sequence
+from models.statements import insert_model, next_in_sequence
 from resolvers.actor import Actor
+from resolvers.conditions import equals
 from resolvers.errors import Conflict, NotFound
 from resolvers.pagination import Page, PageRequest, SortKey, keyset_page
-from resolvers.read_rules import CUSTOMERS, scoped, selected
+from resolvers.read_rules import CUSTOMERS, fetch_selected, scoped, selected
 from resolvers.validation import (
     Problems,
     clean_country,
@@ -259,26 +260,27 @@ async def allocate_customer_number(partner_id: int) -> int:
 
 
 async def insert_customer(
-    actor: Actor, partner_id: int, values: Mapping[str, Any], source: CustomerSource, summary: str
+    partner_id: int, values: Mapping[str, Any], source: CustomerSource
 ) -> Customer:
-    """Insert a validated customer with the next number and its activity row (caller's transaction)."""
+    """Insert a validated customer with the next number (caller's transaction); the caller
+    records `customer_created(...)` with the other activity rows of its change."""
     number = await allocate_customer_number(partner_id)
     record = {**values, "customer_number": format_customer_number(number)}
     try:
-        customer = await Customer.create(
-            partner_id=partner_id, number=number, source=source, **record, **derived_fields(record)
-        )
+        fields = {"partner_id": partner_id, "number": number, "source": source}
+        return await insert_model(Customer, {**fields, **record, **derived_fields(record)})
     except IntegrityError:  # the same external ID, given to another customer concurrently
         raise _external_id_taken(("externalId",)) from None
-    await record_activity(
-        partner_id,
+
+
+def customer_created(customer: Customer, summary: str) -> Entry:
+    """The activity row of a new customer; `summary` names it as {name}."""
+    return Entry(
         ActivityVerb.CUSTOMER_CREATED,
         summary.format(name=customer.display_name),
-        actor=actor,
         customer_id=customer.id,
         subject=("Customer", customer.id),
     )
-    return customer
 
 
 async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
@@ -289,16 +291,20 @@ async def create_customer(actor: Actor, given: Mapping[str, Any]) -> Customer:
     problems.raise_if_any()
     await _check_external_id(actor, values.get("external_id"), ("externalId",))
     async with events.transaction():
-        return await insert_customer(
-            actor, partner_id, values, CustomerSource.MANUAL, "Customer {name} created"
+        customer = await insert_customer(partner_id, values, CustomerSource.MANUAL)
+        await record_entries(
+            partner_id, [customer_created(customer, "Customer {name} created")], actor=actor
         )
+    return customer
 
 
 async def get_customer(actor: Actor, customer_id: int | None) -> Customer | None:
     """The partner's customer, or None (also for another partner's id, or an id that names
     nothing). A visitor is refused whatever the id."""
-    customers = scoped(Customer, actor)
-    return None if customer_id is None else await customers.get_or_none(id=customer_id)
+    if customer_id is None:
+        return None
+    found = await fetch_selected(Customer, actor, equals(id=customer_id))
+    return found[0] if found else None
 
 
 async def require_customer(

@@ -8,7 +8,7 @@ from typing import Any
 
 import events
 from config import Settings
-from events.activity import record_activity
+from events.activity import Entry, record_activity, record_entries
 from mailers.identity_templates import NEW_INQUIRY
 from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
@@ -16,17 +16,26 @@ from models.inquiry import Inquiry, InquiryStatus
 from models.notification import NotificationKind
 from models.statements import insert_returning_id, update_returning_ids
 from resolvers.actor import Actor
+from resolvers.conditions import equals
 from resolvers.customers import (
     CustomerTarget,
+    customer_created,
     insert_customer,
     prepare_target,
 )
 from resolvers.errors import AlreadyProcessed, NotFound, ProfileNotPublic
 from resolvers.notifications import notify_team
 from resolvers.pagination import Page, PageRequest, keyset_page
-from resolvers.partners import public_partner_id
 from resolvers.rate_limits import Limit, enforce
-from resolvers.read_rules import INQUIRIES, NEW_INQUIRIES, scoped, selected, tenant
+from resolvers.read_rules import (
+    INQUIRIES,
+    NEW_INQUIRIES,
+    fetch_selected,
+    scoped,
+    selected,
+    update_selected,
+)
+from resolvers.teams import public_team
 from resolvers.validation import Problems, clean_email, clean_phone, clean_text, split_name
 
 MESSAGE_MAX_LENGTH = 5000
@@ -62,11 +71,12 @@ async def submit_inquiry(
         age = (datetime.now(UTC) - rendered_at).total_seconds()
         if age < min_fill_seconds or age > 86_400:
             return None
-    partner_id = await public_partner_id(given.get("partner_slug") or "")
-    if partner_id is None:
+    team = await public_team(given.get("partner_slug") or "")
+    if team is None:
         raise ProfileNotPublic(
             "This partner does not take inquiries: the profile is not public.", ("partnerSlug",)
         )
+    partner_id = team.partner_id
     await enforce((Limit.INQUIRY_PER_IP, client_ip), (Limit.INQUIRY_PER_PARTNER, partner_id))
     problems = Problems()
     name = clean_text(
@@ -113,7 +123,7 @@ async def submit_inquiry(
         )
         await notify_team(
             settings or Settings(),
-            partner_id,
+            team,
             NotificationKind.NEW_INQUIRY,
             NEW_INQUIRY,
             {"sender": name + (f" ({company_name})" if company_name else ""), "message": message},
@@ -132,8 +142,10 @@ async def list_inquiries(
 
 async def get_inquiry(actor: Actor, inquiry_id: int | None) -> Inquiry | None:
     """The partner's inquiry, or None (also for another partner's id, or none at all)."""
-    inquiries = scoped(Inquiry, actor)
-    return None if inquiry_id is None else await inquiries.get_or_none(id=inquiry_id)
+    if inquiry_id is None:
+        return None
+    found = await fetch_selected(Inquiry, actor, equals(id=inquiry_id))
+    return found[0] if found else None
 
 
 async def _require_inquiry(actor: Actor, inquiry_id: int) -> Inquiry:
@@ -178,37 +190,37 @@ async def convert_inquiry(
     now = datetime.now(UTC)
     async with events.transaction():
         # Decide first: a loser stops here and rolls back before creating anything.
-        won = await update_returning_ids(
-            Inquiry._meta.db_table,
+        won = await update_selected(
+            Inquiry,
+            actor,
+            (*NEW_INQUIRIES, *equals(id=inquiry.id)),
             {
-                "status": InquiryStatus.ASSIGNED.value,
+                "status": InquiryStatus.ASSIGNED,
                 "assigned_at": now,
                 "assigned_by_id": member.id,
                 "customer_id": existing.id if existing else None,
             },
-            {"id": inquiry.id, "status": InquiryStatus.NEW.value, **dict([tenant(Inquiry, actor)])},
         )
         if not won:
             raise await _lost_to(inquiry.id)
-        customer = existing or await insert_customer(
-            actor,
-            member.partner_id,
-            values,
-            CustomerSource.INQUIRY,
-            "Customer {name} created from an inquiry",
-        )
-        if existing is None:
+        entries = []
+        if existing is not None:
+            customer = existing
+        else:
+            customer = await insert_customer(member.partner_id, values, CustomerSource.INQUIRY)
             await update_returning_ids(
                 Inquiry._meta.db_table, {"customer_id": customer.id}, {"id": inquiry.id}
             )
-        await record_activity(
-            member.partner_id,
-            ActivityVerb.INQUIRY_CONVERTED,
-            f"Inquiry from {inquiry.name} assigned to customer {customer.display_name}",
-            actor=actor,
-            customer_id=customer.id,
-            subject=("Inquiry", inquiry.id),
+            entries.append(customer_created(customer, "Customer {name} created from an inquiry"))
+        entries.append(
+            Entry(
+                ActivityVerb.INQUIRY_CONVERTED,
+                f"Inquiry from {inquiry.name} assigned to customer {customer.display_name}",
+                customer_id=customer.id,
+                subject=("Inquiry", inquiry.id),
+            )
         )
+        await record_entries(member.partner_id, entries, actor=actor)
     # What the two updates wrote, without reading the row back.
     inquiry.status = InquiryStatus.ASSIGNED
     inquiry.assigned_at = now

@@ -22,7 +22,7 @@ from tortoise.queryset import QuerySet
 
 import events
 from config import Settings
-from events.activity import record_activity
+from events.activity import Entry, record_activity, record_entries
 from mailers.outbox import queue_email
 from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
 from models.account import AccountHolder
@@ -36,10 +36,11 @@ from models.invitation import (
     InvitationStatus,
 )
 from models.outbox import EmailDelivery
-from models.partner import Partner
 from resolvers.actor import Actor
+from resolvers.conditions import equals
 from resolvers.customers import (
     CustomerTarget,
+    customer_created,
     insert_customer,
     prepare_target,
 )
@@ -56,7 +57,15 @@ from resolvers.notifications import notify_invitation_received
 from resolvers.pagination import Page, PageRequest, keyset_page
 from resolvers.partners import public_profile
 from resolvers.rate_limits import Limit, enforce
-from resolvers.read_rules import INVITATIONS, PENDING_INVITATIONS, scoped, selected, tenant
+from resolvers.read_rules import (
+    INVITATIONS,
+    PENDING_INVITATIONS,
+    fetch_selected,
+    scoped,
+    selected,
+    tenant,
+    update_selected,
+)
 from resolvers.validation import Problems, clean_text, split_name
 
 MESSAGE_MAX_LENGTH = 2000
@@ -246,10 +255,17 @@ async def get_email_delivery(actor: Actor, email_id: int) -> EmailDelivery | Non
     return await scoped(EmailDelivery, actor).get_or_none(id=email_id)
 
 
-async def _require_partner_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
-    invitation = await get_partner_invitation(actor, invitation_id)
-    if invitation is None:
+async def _require_decidable(actor: Actor, invitation_id: int) -> AccessInvitation:
+    """The partner's PENDING invitation with its account holder and partner, in one read;
+    NOT_FOUND, EXPIRED (recording the expiry it finds) or ALREADY_PROCESSED otherwise."""
+    actor.require_member()
+    found = await fetch_selected(
+        AccessInvitation, actor, equals(id=invitation_id), related=("account", "partner")
+    )
+    if not found:
         raise NotFound("Invitation", INVITATION_PATH)
+    invitation = found[0]
+    await _require_pending(invitation)
     return invitation
 
 
@@ -284,23 +300,11 @@ def _not_pending(invitation: AccessInvitation) -> DomainError:
 
 async def _decide(actor: Actor, invitation: AccessInvitation, **changes: Any) -> None:
     """Take the decision on a PENDING authorization, or raise: exactly one caller wins."""
-    won = (
-        await selected(AccessInvitation, actor, PENDING_INVITATIONS)
-        .filter(id=invitation.id)
-        .update(**changes)
+    won = await update_selected(
+        AccessInvitation, actor, (*PENDING_INVITATIONS, *equals(id=invitation.id)), changes
     )
     if not won:
         raise _not_pending(await AccessInvitation.get(id=invitation.id))
-
-
-async def customer_linked_elsewhere(customer_id: int, invitation_id: int) -> bool:
-    """Whether another authorization is CONNECTED to the customer (a friendly early answer;
-    the partial unique index of migration 0004 is what makes a second link impossible)."""
-    return (
-        await AccessInvitation.filter(customer_id=customer_id, status=InvitationStatus.CONNECTED)
-        .exclude(id=invitation_id)
-        .exists()
-    )
 
 
 def _customer_taken() -> Conflict:
@@ -327,13 +331,9 @@ async def connect_customer(
 ) -> tuple[AccessInvitation, Customer]:
     """Accept a PENDING authorization: link it to a new (source INVITATION) or existing customer."""
     member = actor.require_member()
-    invitation = await _require_partner_invitation(actor, invitation_id)
-    await _require_pending(invitation)
-    account = await AccountHolder.get(id=invitation.account_id)
+    invitation = await _require_decidable(actor, invitation_id)
+    account, partner = invitation.account, invitation.partner
     existing, values = await prepare_target(actor, target, _account_fields(account))
-    if existing is not None and await customer_linked_elsewhere(existing.id, invitation.id):
-        raise _customer_taken()
-    partner = await Partner.get(id=member.partner_id)
 
     now = datetime.now(UTC)
     async with events.transaction():
@@ -348,20 +348,19 @@ async def connect_customer(
                 customer_id=existing.id if existing else None,
             )
         except IntegrityError:
-            # One CONNECTED authorization per customer (migration 0004): a concurrent connect
-            # took this customer after the check above. Raising here rolls everything back.
+            # One CONNECTED authorization per customer (the partial unique index of
+            # migration 0004 decides, also between concurrent connects). Raising here rolls
+            # everything back.
             raise _customer_taken() from None
+        entries = []
         if existing is not None:
             customer = existing
         else:
-            customer = await insert_customer(
-                actor,
-                member.partner_id,
-                values,
-                CustomerSource.INVITATION,
-                "Customer {name} created from an access authorization",
-            )
+            customer = await insert_customer(member.partner_id, values, CustomerSource.INVITATION)
             await AccessInvitation.filter(id=invitation.id).update(customer_id=customer.id)
+            entries.append(
+                customer_created(customer, "Customer {name} created from an access authorization")
+            )
         await queue_email(
             template=INVITATION_CONNECTED,
             language=account.language,
@@ -370,15 +369,22 @@ async def connect_customer(
             values={"recipient": account.name, "partner": partner.display_name},
             partner_id=partner.id,
         )
-        await record_activity(
-            member.partner_id,
-            ActivityVerb.INVITATION_CONNECTED,
-            f"Access authorization from {account.name} connected to customer {customer.display_name}",
-            actor=actor,
-            customer_id=customer.id,
-            subject=("AccessInvitation", invitation.id),
+        entries.append(
+            Entry(
+                ActivityVerb.INVITATION_CONNECTED,
+                f"Access authorization from {account.name} connected to customer"
+                f" {customer.display_name}",
+                customer_id=customer.id,
+                subject=("AccessInvitation", invitation.id),
+            )
         )
-    return await AccessInvitation.get(id=invitation.id), customer
+        await record_entries(member.partner_id, entries, actor=actor)
+    # What the decision wrote, without reading the row back.
+    invitation.status = InvitationStatus.CONNECTED
+    invitation.decided_at = now
+    invitation.decided_by_id = member.id
+    invitation.customer_id = customer.id
+    return invitation, customer
 
 
 def clean_personal_message(problems: Problems, value: str | None) -> str | None:
@@ -405,20 +411,13 @@ async def decline_invitation(
     problems = Problems()
     message = clean_personal_message(problems, personal_message)
     problems.raise_if_any()
-    invitation = await _require_partner_invitation(actor, invitation_id)
-    await _require_pending(invitation)
-    account = await AccountHolder.get(id=invitation.account_id)
-    partner = await Partner.get(id=member.partner_id)
+    invitation = await _require_decidable(actor, invitation_id)
+    account, partner = invitation.account, invitation.partner
 
+    now = datetime.now(UTC)
     async with events.transaction():
-        await _decide(
-            actor,
-            invitation,
-            status=InvitationStatus.DECLINED,
-            decided_at=datetime.now(UTC),
-            decided_by_id=member.id,
-            decline_message=message,
-        )
+        # The e-mail first, so that the decision can point at it; a loser's e-mail rolls back
+        # with the rest.
         email = await queue_email(
             template=INVITATION_DECLINED,
             language=account.language,
@@ -427,7 +426,15 @@ async def decline_invitation(
             values={"recipient": account.name, "partner": partner.display_name, "message": message},
             partner_id=partner.id,
         )
-        await AccessInvitation.filter(id=invitation.id).update(decline_email_id=email.id)
+        await _decide(
+            actor,
+            invitation,
+            status=InvitationStatus.DECLINED,
+            decided_at=now,
+            decided_by_id=member.id,
+            decline_message=message,
+            decline_email_id=email.id,
+        )
         await record_activity(
             member.partner_id,
             ActivityVerb.INVITATION_DECLINED,
@@ -435,7 +442,14 @@ async def decline_invitation(
             actor=actor,
             subject=("AccessInvitation", invitation.id),
         )
-    return await AccessInvitation.get(id=invitation.id), email
+    # What the decision wrote, without reading the row back.
+    invitation.status = InvitationStatus.DECLINED
+    invitation.decided_at = now
+    invitation.decided_by_id = member.id
+    if message is not None:  # a PENDING invitation has none yet
+        invitation.decline_message = message
+    invitation.decline_email_id = email.id
+    return invitation, email
 
 
 async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:

@@ -31,8 +31,9 @@ from models.account import AccountHolder
 from models.invitation import AccessInvitation
 from models.notification import DigestEntry, NotificationKind
 from models.partner import MemberRole, Partner, PartnerMember
+from models.statements import insert_model
 from resolvers.actor import Actor
-from resolvers.read_rules import active_team
+from resolvers.teams import Recipient, Team, team_of
 from resolvers.validation import Problems, clean_language
 
 DIGEST_THRESHOLD = 5
@@ -51,7 +52,7 @@ PREFERENCE_INPUTS = {
 }
 
 
-def wants(member: PartnerMember, kind: NotificationKind) -> bool:
+def wants(member: PartnerMember | Recipient, kind: NotificationKind) -> bool:
     """Whether `member` asked for e-mails of `kind`: their choice, else their role's default
     (all on for OWNER and ADMIN, off for MEMBER)."""
     chosen = getattr(member, PREFERENCE_COLUMNS[kind])
@@ -90,26 +91,24 @@ def dashboard_link(settings: Settings) -> str:
 
 async def notify_team(
     settings: Settings,
-    partner_id: int,
+    team: Team,
     kind: NotificationKind,
     template: str,
     values: Mapping[str, str | None],
     *,
     caused_by_email: str | None = None,
 ) -> int:
-    """Queue `template` to every active member of the partner who wants `kind` (inside the
+    """Queue `template` to every active member of the team who wants `kind` (inside the
     change's events.transaction()); how many members were notified (e-mail or digest entry)."""
-    partner = await Partner.get(id=partner_id)
-    members = await active_team(partner_id).order_by("id")
     skip = (caused_by_email or "").strip().casefold()
     notified = 0
-    for member in members:
+    for member in team.members:
         if not wants(member, kind) or member.email.casefold() == skip:
             continue
         member_values = {
             **values,
             "recipient": member.name,
-            "partner": partner.display_name,
+            "partner": team.partner_name,
             "link": dashboard_link(settings),
         }
         count, window_closes = await _count_in_window(member.id, kind)
@@ -120,15 +119,18 @@ async def notify_team(
                 to_address=member.email,
                 to_name=member.name,
                 values=member_values,
-                partner_id=partner_id,
+                partner_id=team.partner_id,
             )
         else:
-            await DigestEntry.create(
-                member_id=member.id,
-                kind=kind,
-                summary=render(template, member.language, member_values).subject[:500],
-                created_at=datetime.now(UTC),
-                due_at=window_closes,
+            await insert_model(
+                DigestEntry,
+                {
+                    "member_id": member.id,
+                    "kind": kind,
+                    "summary": render(template, member.language, member_values).subject[:500],
+                    "created_at": datetime.now(UTC),
+                    "due_at": window_closes,
+                },
             )
         notified += 1
     return notified
@@ -140,7 +142,7 @@ async def notify_invitation_received(
     """The team's e-mails about an access authorization that has just arrived."""
     return await notify_team(
         settings or Settings(),
-        invitation.partner_id,
+        await team_of(invitation.partner_id),
         NotificationKind.NEW_INVITATION,
         NEW_INVITATION,
         {
@@ -163,25 +165,19 @@ def _as_datetime(value: Any) -> datetime:
 
 async def _count_in_window(member_id: int, kind: NotificationKind) -> tuple[int, datetime]:
     """Count one notification of `kind` to the member: (its number in the current window,
-    when that window closes). One row per (member, kind), bumped in one statement."""
+    when that window closes). One row per (member, kind), created or bumped in one upsert,
+    which the database serialises per row."""
     connection = get_connection("default")
     postgres = connection.capabilities.dialect == "postgres"
     now = datetime.now(UTC)
-    await connection.execute_query(
-        _sql(
-            postgres,
-            'INSERT INTO notification_window (member_id, kind, opened_at, "count")'
-            " VALUES ($1, $2, $3, 0) ON CONFLICT (member_id, kind) DO NOTHING",
-        ),
-        [member_id, kind.value, now],
-    )
     rows = await connection.execute_query_dict(
         _sql(
             postgres,
-            'UPDATE notification_window SET "count" = CASE WHEN opened_at > $1'
-            ' THEN "count" + 1 ELSE 1 END,'
-            " opened_at = CASE WHEN opened_at > $1 THEN opened_at ELSE $2 END"
-            ' WHERE member_id = $3 AND kind = $4 RETURNING "count", opened_at',
+            'INSERT INTO notification_window AS w (member_id, kind, opened_at, "count")'
+            " VALUES ($3, $4, $2, 1) ON CONFLICT (member_id, kind) DO UPDATE SET"
+            ' "count" = CASE WHEN w.opened_at > $1 THEN w."count" + 1 ELSE 1 END,'
+            " opened_at = CASE WHEN w.opened_at > $1 THEN w.opened_at ELSE $2 END"
+            ' RETURNING "count", opened_at',
         ),
         [now - DIGEST_WINDOW, now, member_id, kind.value],
     )

@@ -6,25 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from models.partner import Partner, PartnerMember
-from models.statements import fetch_value
 from resolvers.actor import Actor
-from resolvers.read_rules import scoped, tenant
+from resolvers.conditions import to_q
+from resolvers.read_rules import PUBLIC_PROFILES, scoped, tenant
 from resolvers.validation import Problems, clean_text, lookup_key
 
 
 async def public_profile(slug: str) -> Partner | None:
     """The partner behind a public profile; None while the profile is hidden."""
     key = lookup_key((slug or "").strip().lower(), 63)
-    return await Partner.get_or_none(slug=key, is_public=True) if key else None
-
-
-async def public_partner_id(slug: str) -> int | None:
-    """public_profile(slug).id in one fixed statement: the inquiry form's hot path."""
-    key = lookup_key((slug or "").strip().lower(), 63)
-    if not key:
-        return None
-    found = await fetch_value("SELECT id FROM partner WHERE slug = $1 AND is_public", [key])
-    return None if found is None else int(found)
+    return await Partner.filter(to_q(PUBLIC_PROFILES)).get_or_none(slug=key) if key else None
 
 
 def own_partner_id(actor: Actor) -> int:

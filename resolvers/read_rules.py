@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from tortoise.fields.relational import ForeignKeyFieldInstance
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -28,6 +29,7 @@ from models.invitation import AccessInvitation, InvitationStatus
 from models.item import Contract, Domain, Task
 from models.outbox import EmailDelivery
 from models.partner import Partner, PartnerMember
+from models.statements import fetch_rows, model_columns, model_from_row, to_db_values
 from models.team import MemberInvitation, MemberInvitationStatus
 from models.webhook import WebhookDelivery, WebhookEndpoint
 from resolvers.actor import Actor
@@ -42,6 +44,7 @@ from resolvers.conditions import (
     OneOf,
     equals,
     to_q,
+    to_sql,
 )
 from resolvers.pagination import SortKey
 from resolvers.validation import filter_text, search_words
@@ -221,6 +224,8 @@ ACTIVITY = ReadRules(
 # A removed member's row stays (what they decided or were assigned still names them), but
 # lists of the team and new assignments only take the active ones.
 ACTIVE_MEMBERS = (IsNull("removed_at"),)
+# The partners whose profile anyone may see and send inquiries and authorizations to.
+PUBLIC_PROFILES = equals(is_public=True)
 MEMBERS = ReadRules(PartnerMember, orders={"OLDEST_FIRST": BY_ID})
 
 # A member invitation reads as EXPIRED once past expires_at, like access authorizations.
@@ -324,10 +329,25 @@ def scoped(model: type[ModelT], actor: Actor) -> QuerySet[ModelT]:
     return model.filter(**{column: value})
 
 
-def active_team(partner_id: int) -> QuerySet[PartnerMember]:
-    """A partner's active members, for what the system does on the partner's behalf (the
-    notification e-mails), where no member is signed in."""
-    return PartnerMember.filter(partner_id=partner_id).filter(to_q(ACTIVE_MEMBERS))
+def team_sql(member_columns: Sequence[str], partner: Sequence[Condition]) -> tuple[str, list[Any]]:
+    """A partner (p) meeting the `partner` conditions with each of its active members (m)
+    and their `member_columns` (as member_<column>), in one statement written with $1, $2,
+    ...; and its parameters. The system's read of a team it notifies (resolvers/teams.py)."""
+    values: list[Any] = []
+
+    def bind(value: Any) -> str:
+        values.append(value)
+        return f"${len(values)}"
+
+    active = to_sql(ACTIVE_MEMBERS, "m", bind)
+    where = to_sql(partner, "p", bind)
+    members = ", ".join(f'm."{column}" AS "member_{column}"' for column in member_columns)
+    sql = (
+        f"SELECT p.id AS partner_id, p.display_name AS partner_name, {members}"
+        f" FROM partner p LEFT JOIN partner_member m ON m.partner_id = p.id AND {active}"
+        f" WHERE {where} ORDER BY m.id"
+    )
+    return sql, values
 
 
 def selected(
@@ -336,6 +356,76 @@ def selected(
     """The actor's rows of `model` that meet `conditions` (declared above)."""
     query = scoped(model, actor)
     return query.filter(to_q(conditions)) if conditions else query
+
+
+# ---------------------------------------------------------------- the hot paths' plain statements
+# The same rules as `selected`, as one plain statement: no query is built, no queryset
+# copied. The write paths use these for the reads and decisions they make on every call.
+
+
+def _where(
+    model: type[Model], actor: Actor, conditions: Sequence[Condition], alias: str
+) -> tuple[str, list[Any]]:
+    values: list[Any] = []
+
+    def bind(value: Any) -> str:
+        values.append(datetime.now(UTC) if value is NOW else value)
+        return f"${len(values)}"
+
+    return to_sql([tenant_condition(model, actor), *conditions], alias, bind), values
+
+
+def _foreign_key(model: type[Model], name: str) -> tuple[type[Model], str]:
+    """The model a foreign key of `model` points at, and its column."""
+    field = model._meta.fields_map[name]
+    assert isinstance(field, ForeignKeyFieldInstance), name
+    return field.related_model, field.source_field or f"{name}_id"
+
+
+async def fetch_selected(
+    model: type[ModelT],
+    actor: Actor,
+    conditions: Sequence[Condition] = (),
+    *,
+    related: Sequence[str] = (),
+) -> list[ModelT]:
+    """The actor's rows of `model` that meet `conditions`, as `selected(...)` reads them,
+    with the rows of the foreign keys named in `related` joined in (as select_related)."""
+    where, values = _where(model, actor, conditions, "r")
+    columns = model_columns(model, "r")
+    joins = []
+    targets = [_foreign_key(model, name) for name in related]
+    for number, (target, column) in enumerate(targets):
+        alias = f"j{number}"
+        columns += model_columns(target, alias)
+        joins.append(f'LEFT JOIN "{target._meta.db_table}" {alias} ON {alias}.id = r."{column}"')
+    sql = (
+        f'SELECT {", ".join(columns)} FROM "{model._meta.db_table}" r {" ".join(joins)}'
+        f" WHERE {where} ORDER BY r.id"
+    )
+    found = []
+    for row in await fetch_rows(sql, values):
+        instance = model_from_row(model, row, "r")
+        assert instance is not None
+        for number, (name, (target, _column)) in enumerate(zip(related, targets, strict=True)):
+            joined = model_from_row(target, row, f"j{number}")
+            object.__setattr__(instance, f"_{name}", joined)  # as select_related leaves it
+        found.append(instance)
+    return found
+
+
+async def update_selected(
+    model: type[Model], actor: Actor, conditions: Sequence[Condition], changes: Mapping[str, Any]
+) -> int:
+    """UPDATE the actor's rows of `model` that meet `conditions` (a decision's conditional
+    UPDATE: of concurrent callers, one changes the row); how many rows it changed."""
+    where, values = _where(model, actor, conditions, f'"{model._meta.db_table}"')
+    assignments = []
+    for column, value in to_db_values(model, changes).items():
+        values.append(value)
+        assignments.append(f'"{column}" = ${len(values)}')
+    sql = f'UPDATE "{model._meta.db_table}" SET {", ".join(assignments)} WHERE {where} RETURNING id'
+    return len(await fetch_rows(sql, values))
 
 
 # How many rows a subscriber that may have missed events is sent at most, to catch up.

@@ -15,6 +15,7 @@ from mailers.identity_templates import EXPIRY_REMINDER
 from models.invitation import AccessInvitation, InvitationStatus
 from models.notification import NotificationKind
 from resolvers.notifications import notify_team
+from resolvers.teams import team_of
 
 REMIND_BEFORE = timedelta(days=3)
 
@@ -42,7 +43,7 @@ async def send_expiry_reminders(settings: Settings) -> int:
                 continue  # another sweep reminded of it
             await notify_team(
                 settings,
-                row["partner_id"],
+                await team_of(row["partner_id"]),
                 NotificationKind.EXPIRY_REMINDER,
                 EXPIRY_REMINDER,
                 {"sender": row["requester_name"], "date": f"{row['expires_at']:%Y-%m-%d}"},

@@ -55,15 +55,19 @@ class _FailedPayload:
 
     def __init__(self, resolver: Callable[..., Any]) -> None:
         self.resolver = resolver
-        self.empty: dict[str, Any] | None = None  # found on first use: types may be lazy
+        # Found on first use (types may be lazy), then kept: resolving the annotations is
+        # slow, and a refused login or a lost race should not pay for it every time.
+        self.payload: Any = None
+        self.empty: dict[str, Any] = {}
 
     def __call__(self, error: DomainError) -> Any:
-        payload = typing.get_type_hints(self.resolver)["return"]
-        if self.empty is None:
+        if self.payload is None:
+            payload = typing.get_type_hints(self.resolver)["return"]
             fields = payload.__strawberry_definition__.fields
             self.empty = {
                 field.python_name: False if field.type is bool else None
                 for field in fields
                 if field.python_name != "errors"
             }
-        return payload(**self.empty, errors=user_errors(error))
+            self.payload = payload
+        return self.payload(**self.empty, errors=user_errors(error))

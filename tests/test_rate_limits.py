@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -9,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from limits import parse_many
 
 from app import create_app
 from config import Settings
 from models.inquiry import Inquiry
 from models.partner import Partner
+from resolvers.rate_limits import LocalWindows
 from tests.conftest import _empty_all_tables
 from tests.support import (
     REGISTER_PARTNER,
@@ -247,3 +250,38 @@ async def test_invitations_are_limited_per_account(client: GraphQLClient) -> Non
     )
     assert limited["sendAccessInvitation"]["errors"][0]["code"] == "RATE_LIMITED"
     assert limited["sendAccessInvitation"]["errors"][0]["retryAfter"] > 60
+
+
+async def test_a_local_window_slides_and_says_when_a_place_frees() -> None:
+    # given: at most 2 attempts per second, both used, 0.4 s apart
+    windows = LocalWindows()
+    (item,) = parse_many("2/second")
+    assert await windows.hit(item, "login", "ada")
+    await asyncio.sleep(0.4)
+    assert await windows.hit(item, "login", "ada")
+    # then: a third is refused, another key is not, and a place frees within the second
+    assert not await windows.test(item, "login", "ada")
+    assert not await windows.hit(item, "login", "ada")
+    assert await windows.test(item, "login", "bob")
+    wait = await windows.retry_after(item, "login", "ada")
+    assert 0 < wait <= 0.6
+    # when the oldest attempt leaves the window (the newer one is still in it)
+    await asyncio.sleep(wait + 0.05)
+    # then one attempt is allowed again, not two
+    assert await windows.hit(item, "login", "ada")
+    assert not await windows.test(item, "login", "ada")
+
+
+async def test_local_windows_forget_keys_whose_attempts_have_expired() -> None:
+    # given: attempts of many keys in a short window, swept every 10 attempts
+    windows = LocalWindows()
+    windows.SWEEP_EVERY = 10
+    (short,) = parse_many("5/second")
+    for number in range(9):
+        await windows.hit(short, "inquiry-ip", f"203.0.113.{number}")
+    assert len(windows.attempts) == 9
+    # when their window has passed and the next sweep runs
+    await asyncio.sleep(1.05)
+    await windows.hit(short, "inquiry-ip", "198.51.100.1")
+    # then only the fresh key is kept
+    assert list(windows.attempts) == ["LIMITER/inquiry-ip/198.51.100.1/5/1/second"]

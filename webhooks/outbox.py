@@ -44,6 +44,16 @@ SUBSCRIBABLE = tuple(
 )
 
 
+def has_endpoints_sql(table: str) -> str:
+    """SQL true when the partner of a row of `table` (a partner_id column) has an enabled
+    endpoint: added to the RETURNING of the activity INSERT, so that a change of a partner
+    without webhooks costs no statement here."""
+    return (
+        f'EXISTS (SELECT 1 FROM "{WebhookEndpoint._meta.db_table}" AS endpoint'
+        f' WHERE endpoint.partner_id = "{table}".partner_id AND endpoint.enabled)'
+    )
+
+
 def wake_webhook_workers() -> None:
     """Tell this process's webhook workers that deliveries were committed (call after commit)."""
     wake_workers(WORKER_KIND)
