@@ -3,7 +3,7 @@
 Most enums the API shows live below schema/ (models/, resolvers/), where they are data and
 know nothing of GraphQL; what each value means to a client is said here, in the schema
 layer, when the enum is registered with Strawberry. (`strawberry.enum_value` would put the
-descriptions into the enum's own class, and a StrEnum's members cannot hold it anyway.)
+descriptions into the enum's own class, and a StrEnum's values must be plain strings.)
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ EnumT = TypeVar("EnumT", bound=type[Enum])
 def register_enum(enum: EnumT, description: str, values: Mapping[str, str]) -> EnumT:
     """Register `enum` as a GraphQL enum described by `description`, each value by `values`
     (member name -> description). Every member needs one and no other name may appear, so a
-    member added later without a description stops the schema from being built."""
+    member added later without a description stops the server at start (ValueError)."""
     names = [member.name for member in enum]
     missing = [name for name in names if name not in values]
     unknown = [name for name in values if name not in names]

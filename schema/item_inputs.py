@@ -78,8 +78,8 @@ class DomainInput:
 @strawberry.input(description="An amount of money.")
 class MoneyInput:
     amount: str = strawberry.field(
-        description="Decimal with a dot, at most 4 decimal places and 10 digits before the "
-        'dot, not negative: "49.90".'
+        description="Not negative, with a dot as decimal point, at most 10 digits before it "
+        'and 4 after: "49.90".'
     )
     currency: str = strawberry.field(description='Current ISO 4217 code, any case, e.g. "EUR".')
 
