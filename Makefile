@@ -40,14 +40,16 @@ FUZZ_EXAMPLES ?= 20000
 fuzz: setup
 	PARTNERDESK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -s tests/test_fuzz.py
 
+# ruff (lint and format) and mypy on the code, then lint-schema on the exported schema.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	@$(MAKE) --no-print-directory lint-schema
 
 # The exported schema against graphql-schema-linter's *-have-descriptions and Relay rules
-# (configured in tools/package.json). Joins `make lint` once every element has a description
-# (issue 15; tests/test_schema_descriptions.py reports the coverage meanwhile).
+# (configured in tools/package.json); part of `make lint`. Inside the test suite (no npm
+# needed), tests/test_schema_descriptions.py requires every description too.
 lint-schema: setup tools/node_modules/.package-lock.json
 	$(BIN)/partnerdesk export-schema > tools/schema.graphql
 	cd tools && node_modules/.bin/graphql-schema-linter schema.graphql

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+
 import strawberry
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.types.base_scalars import DateDefinition, DateTimeDefinition
 
 from config import Settings
 from schema.activity import ActivityQuery
@@ -22,7 +26,11 @@ from schema.team import MemberInvitation, TeamMutation
 from schema.webhooks import WebhookDelivery, WebhookEndpoint, WebhookMutation
 
 
-@strawberry.type
+@strawberry.type(
+    description="Reads. Unless a field says otherwise, it needs a partner member's bearer token "
+    "(visitors get UNAUTHENTICATED, account holders FORBIDDEN, as top-level errors) and shows "
+    "only the member's own partner: another partner's objects are null or missing."
+)
 class Query(
     NodeQuery,
     AuthQuery,
@@ -37,12 +45,19 @@ class Query(
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates for partner members, over the graphql-transport-ws websocket at "
+    '/graphql: connection_init carries {"authorization": "Bearer <token>"}. Each follows the '
+    "member's own partner and reports a change once it is committed."
+)
 class Subscription(LiveSubscription):
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="Changes. Expected failures, refusals included, come back in the payload's "
+    "`errors`, never as top-level errors; each mutation says who may call it."
+)
 class Mutation(
     AuthMutation,
     PartnerMutation,
@@ -57,6 +72,17 @@ class Mutation(
     ItemChangeMutation,
 ):
     pass
+
+
+# Strawberry's own Date and DateTime scalars, unchanged but for what they tell clients.
+DATE_SCALAR = dataclasses.replace(
+    DateDefinition, description='A calendar date in ISO 8601, e.g. "2026-12-31".'
+)
+DATE_TIME_SCALAR = dataclasses.replace(
+    DateTimeDefinition,
+    description='A moment in ISO 8601 with an offset, e.g. "2026-11-27T10:15:00.123456+00:00" '
+    "(no fraction when it is zero): always UTC on output; input without an offset means UTC.",
+)
 
 
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -79,6 +105,10 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
             WebhookEndpoint,
             WebhookDelivery,
         ],
-        scalar_overrides={Upload: UPLOAD_SCALAR},
+        scalar_overrides={
+            Upload: UPLOAD_SCALAR,
+            datetime.date: DATE_SCALAR,
+            datetime.datetime: DATE_TIME_SCALAR,
+        },
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

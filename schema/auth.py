@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,19 +12,25 @@ from models.auth import Realm
 from resolvers import auth
 from resolvers.actor import Actor
 from schema.context import Info
-from schema.errors import UserError
+from schema.enums import register_enum
+from schema.errors import PAYLOAD_ERRORS, UserError
 from schema.ids import to_global_id, to_opaque_id
 from schema.mutations import mutation
 from schema.partners import NotificationPreferences, PartnerMember
 from schema.relay import Node
 
-strawberry.enum(
-    Realm, description="Agency staff (PARTNER) or holders of their own customer account (ACCOUNT)."
+register_enum(
+    Realm,
+    "Agency staff (PARTNER) or holders of their own customer account (ACCOUNT).",
+    {
+        "PARTNER": "Partner members: the agencies' staff.",
+        "ACCOUNT": "Account holders: people with their own customer account.",
+    },
 )
 
 
 PASSWORD_RULES = "12-128 characters, not the e-mail address, not a common password."
-CLOSED = "Empty once the authorization a partner sees it through is closed."
+CLOSED = "empty once the authorization a partner sees it through is closed."
 
 
 @strawberry.type(
@@ -36,16 +43,18 @@ CLOSED = "Empty once the authorization a partner sees it through is closed."
     )
 )
 class AccountHolder(Node):
-    account_number: str = strawberry.field(description=CLOSED)
-    email: str = strawberry.field(description=CLOSED)
+    account_number: str = strawberry.field(description=f'"A" and 9 digits; {CLOSED}')
+    email: str = strawberry.field(description=f"Login e-mail address, lower case; {CLOSED}")
     name: str = strawberry.field(
-        description="After the authorization closed: the name it was sent with."
+        description="Their name; after the authorization closed, the name it was sent with."
     )
-    phone: str | None = strawberry.field(description="Null once the authorization is closed.")
+    phone: str | None = strawberry.field(
+        description="E.164; null when not given, and once the authorization is closed."
+    )
     company_name: str | None = strawberry.field(
-        description="Null once the authorization is closed."
+        description="Their company, if any; null once the authorization is closed."
     )
-    language: str = strawberry.field(description=CLOSED)
+    language: str = strawberry.field(description=f'Language of their e-mails, e.g. "it"; {CLOSED}')
     email_verified: bool = strawberry.field(
         description="Whether they proved the address with the verification link (an account "
         "must have, to send an authorization). False once the authorization is closed."
@@ -81,9 +90,13 @@ class AccountHolder(Node):
 
 @strawberry.type(description="Who is signed in.")
 class Viewer:
-    realm: Realm
-    member: PartnerMember | None
-    account: AccountHolder | None
+    realm: Realm = strawberry.field(description="Which kind of login is signed in.")
+    member: PartnerMember | None = strawberry.field(
+        description="Set when realm = PARTNER: the signed-in member."
+    )
+    account: AccountHolder | None = strawberry.field(
+        description="Set when realm = ACCOUNT: the signed-in account holder."
+    )
     notification_preferences: NotificationPreferences | None = strawberry.field(
         default=None, description="Set when realm = PARTNER: which e-mails I get."
     )
@@ -104,12 +117,16 @@ class Viewer:
         return None
 
 
-@strawberry.type
+@strawberry.type(description="A new session: a bearer token and who it signs in.")
 class AuthPayload:
-    token: str | None = strawberry.field(description="Send as `Authorization: Bearer <token>`.")
-    expires_at: datetime | None
-    viewer: Viewer | None
-    errors: list[UserError]
+    token: str | None = strawberry.field(
+        description="Send as `Authorization: Bearer <token>`; keep it secret, it is shown once."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="When the token stops working (14 days after it is issued, by default)."
+    )
+    viewer: Viewer | None = strawberry.field(description="Who the token signs in.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def issued(cls, issued: auth.IssuedToken) -> AuthPayload:
@@ -121,41 +138,52 @@ class AuthPayload:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of a mutation that has nothing else to return.")
 class OkPayload:
-    ok: bool
-    errors: list[UserError]
+    ok: bool = strawberry.field(description="true when it was done; false: see errors.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
 
-@strawberry.input
+@strawberry.input(description="The login of a partner member or of an account holder.")
 class LoginInput:
-    realm: Realm
-    email: str
-    password: str
+    realm: Realm = strawberry.field(description="Which kind of login.")
+    email: str = strawberry.field(description="The login's e-mail address, in any case.")
+    password: str = strawberry.field(description="Its password.")
 
 
-@strawberry.input
+@strawberry.input(description="A new partner and its OWNER.")
 class RegisterPartnerInput:
-    partner_name: str
+    partner_name: str = strawberry.field(
+        description="The agency's name, at most 200 characters; also its profile's displayName."
+    )
     slug: str = strawberry.field(
         description="3-63 lower-case letters, digits or hyphens; the public profile's address."
     )
-    name: str
-    email: str
+    name: str = strawberry.field(description="The owner's name, at most 200 characters.")
+    email: str = strawberry.field(
+        description="The owner's login, a valid address; stored in lower case."
+    )
     password: str = strawberry.field(description=PASSWORD_RULES)
     language: str | None = strawberry.field(
-        default=None, description='Language of the owner\'s e-mails ("en", "de", "it", ...).'
+        default=None,
+        description='Language of the owner\'s e-mails ("en", "de", "it", ...); default "en".',
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new account holder.")
 class RegisterAccountInput:
-    name: str
-    email: str
+    name: str = strawberry.field(description="Their name, at most 200 characters.")
+    email: str = strawberry.field(description="Their login, a valid address; stored in lower case.")
     password: str = strawberry.field(description=PASSWORD_RULES)
-    phone: str | None = None
-    company_name: str | None = None
-    language: str | None = None
+    phone: str | None = strawberry.field(
+        default=None, description="In international form, e.g. +39 06 1234 5678; stored as E.164."
+    )
+    company_name: str | None = strawberry.field(
+        default=None, description="Their company, if any; at most 200 characters."
+    )
+    language: str | None = strawberry.field(
+        default=None, description='Language of their e-mails ("en", "de", "it", ...); default "en".'
+    )
 
 
 @strawberry.type
@@ -171,7 +199,13 @@ class AuthMutation:
         description="Create a partner and its owner, and sign the owner in; a verification "
         "e-mail goes to the owner. A taken address is CONFLICT (its owner is told, once a day)."
     )
-    async def register_partner(self, info: Info, input: RegisterPartnerInput) -> AuthPayload:
+    async def register_partner(
+        self,
+        info: Info,
+        input: Annotated[
+            RegisterPartnerInput, strawberry.argument(description="The partner and its owner.")
+        ],
+    ) -> AuthPayload:
         issued = await auth.register_partner(
             info.context.settings.token_ttl_hours,
             partner_name=input.partner_name,
@@ -189,7 +223,13 @@ class AuthMutation:
         description="Create an account holder and sign them in; a verification e-mail goes to "
         "the address. A taken address is CONFLICT (its owner is told, once a day)."
     )
-    async def register_account(self, info: Info, input: RegisterAccountInput) -> AuthPayload:
+    async def register_account(
+        self,
+        info: Info,
+        input: Annotated[
+            RegisterAccountInput, strawberry.argument(description="The new account holder.")
+        ],
+    ) -> AuthPayload:
         issued = await auth.register_account(
             info.context.settings.token_ttl_hours,
             name=input.name,
@@ -203,8 +243,15 @@ class AuthMutation:
         )
         return AuthPayload.issued(issued)
 
-    @mutation(description="Sign in; a wrong password and an unknown e-mail give the same error.")
-    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+    @mutation(
+        description="Sign in, for a bearer token. A wrong password and an unknown e-mail give "
+        "the same UNAUTHENTICATED; attempts are rate-limited."
+    )
+    async def login(
+        self,
+        info: Info,
+        input: Annotated[LoginInput, strawberry.argument(description="The credentials.")],
+    ) -> AuthPayload:
         issued = await auth.login(
             info.context.settings.token_ttl_hours,
             realm=input.realm,
@@ -214,7 +261,7 @@ class AuthMutation:
         )
         return AuthPayload.issued(issued)
 
-    @mutation(description="Revoke the token this request was sent with.")
+    @mutation(description="Revoke the token this request was sent with (its websockets close too).")
     async def logout(self, info: Info) -> OkPayload:
         await auth.logout(info.context.actor)
         return OkPayload(ok=True, errors=[])

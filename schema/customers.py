@@ -1,9 +1,11 @@
-"""Customers: the Customer type, its inputs, queries and mutations."""
+"""Customers: the Customer type, its connection, queries and mutations.
+
+The customer enums and inputs are in schema/customer_inputs.py.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
@@ -12,70 +14,91 @@ from models.customer import Customer as CustomerModel
 from models.customer import CustomerKind, CustomerSource, CustomerStatus
 from models.item import TaskStatus
 from resolvers import activity, customers
-from resolvers.customers import CustomerSortField
-from resolvers.pagination import Page, PageRequest
+from resolvers.pagination import Page
 from schema.activity import ActivityConnection
 from schema.context import Info
-from schema.errors import UserError
-from schema.ids import decode_id, pk_or_none, to_global_id
+from schema.customer_inputs import (
+    CustomerFilter,
+    CustomerInput,
+    CustomerOrder,
+    CustomerPatch,
+    customer_list,
+    customer_pk,
+)
+from schema.errors import PAYLOAD_ERRORS, UserError
+from schema.ids import pk_or_none, to_global_id
 from schema.inputs import given_fields
 from schema.mutations import mutation
-from schema.relay import Connection, Node, build_connection, page_request
+from schema.relay import (
+    CONNECTION_EDGES,
+    EDGE_CURSOR,
+    EDGE_NODE,
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    Node,
+    build_connection,
+    page_request,
+)
 
 if TYPE_CHECKING:
     from schema.inquiries import Inquiry
     from schema.invitations import AccessInvitation
     from schema.items import Contract, Domain, Task
 
-strawberry.enum(CustomerKind)
-strawberry.enum(CustomerStatus)
-strawberry.enum(CustomerSource)
-strawberry.enum(CustomerSortField)
+CustomerId = Annotated[strawberry.ID, strawberry.argument(description="The customer's global id.")]
 
 
-@strawberry.enum
-class SortDirection(StrEnum):
-    ASC = "ASC"
-    DESC = "DESC"
-
-
-@strawberry.type
+@strawberry.type(description="A postal address; a part not known is null.")
 class Address:
-    street: str | None
-    postal_code: str | None
-    city: str | None
+    street: str | None = strawberry.field(description="Street and number.")
+    postal_code: str | None = strawberry.field(description="Postal code, as given.")
+    city: str | None = strawberry.field(description="City or town.")
     country: str | None = strawberry.field(description="ISO 3166-1 alpha-2, upper case.")
 
 
 @strawberry.type(description="A customer of the partner: a person or a company.")
 class Customer(Node):
     customer_number: str = strawberry.field(
-        description="Unique per partner, sequential, never reused."
+        description='"C-00001", ...: unique per partner, sequential, never reused.'
     )
-    kind: CustomerKind
+    kind: CustomerKind = strawberry.field(description="PERSON or COMPANY.")
     display_name: str = strawberry.field(
-        description='The company name for a COMPANY, else "First Last".'
+        description="A COMPANY's company name; a PERSON's \"First Last\" (else company name, "
+        "else e-mail)."
     )
-    first_name: str | None
-    last_name: str | None
-    company_name: str | None
-    email: str | None
+    first_name: str | None = strawberry.field(description="Given name(s).")
+    last_name: str | None = strawberry.field(description="Family name.")
+    company_name: str | None = strawberry.field(
+        description="The company's name; a COMPANY always has one."
+    )
+    email: str | None = strawberry.field(description="E-mail address, lower case.")
     phone: str | None = strawberry.field(description='E.164, e.g. "+390612345678".')
-    address: Address | None
-    vat_id: str | None
-    language: str
-    notes: str | None
-    tags: list[str]
+    address: Address | None = strawberry.field(
+        description="Postal address; null when no part of it is known."
+    )
+    vat_id: str | None = strawberry.field(
+        description="VAT identification number, upper case without spaces; not checked "
+        "against any register."
+    )
+    language: str = strawberry.field(
+        description='Preferred language, a lower-case code such as "it" or "de-ch"; "en" '
+        "unless given."
+    )
+    notes: str | None = strawberry.field(description="The partner's internal notes, multi-line.")
+    tags: list[str] = strawberry.field(description="The partner's labels, in the order given.")
     external_id: str | None = strawberry.field(
         description="The partner's own reference (e.g. from a previous system); unique per partner. CSV imports match rows on it first."
     )
-    status: CustomerStatus
-    source: CustomerSource
+    status: CustomerStatus = strawberry.field(description="ACTIVE or ARCHIVED.")
+    source: CustomerSource = strawberry.field(description="How the customer came to be.")
     version: int = strawberry.field(
         description="Bumps on every change; send it as updateCustomer's expectedVersion."
     )
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = strawberry.field(description="When the customer was created.")
+    updated_at: datetime = strawberry.field(description="When the customer last changed.")
     _model: strawberry.Private[CustomerModel]
 
     @classmethod
@@ -114,7 +137,7 @@ class Customer(Node):
 
     @strawberry.field(description="This customer's timeline, newest first.")
     async def activity(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> ActivityConnection:
         page = await activity.customer_activity(
             info.context.actor, self._model, page_request(first, after)
@@ -139,7 +162,11 @@ class Customer(Node):
 
     @strawberry.field(description="Tasks for this customer, by due date; `status` narrows them.")
     async def tasks(
-        self, info: Info, status: TaskStatus | None = None
+        self,
+        info: Info,
+        status: Annotated[
+            TaskStatus | None, strawberry.argument(description="Only tasks in this status.")
+        ] = None,
     ) -> list[Annotated[Task, strawberry.lazy("schema.items")]]:
         from schema.items import Task
 
@@ -169,196 +196,88 @@ class Customer(Node):
         return AccessInvitation.from_model(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="A customer in a page of customers, with its cursor.")
 class CustomerEdge:
-    node: Customer
-    cursor: str
+    node: Customer = strawberry.field(description=EDGE_NODE)
+    cursor: str = strawberry.field(description=EDGE_CURSOR)
 
 
-@strawberry.type
+@strawberry.type(description="A page of customers (Relay connection).")
 class CustomerConnection(Connection):
-    edges: list[CustomerEdge]
+    edges: list[CustomerEdge] = strawberry.field(description=CONNECTION_EDGES)
 
     @classmethod
     def of(cls, page: Page[CustomerModel]) -> CustomerConnection:
         return build_connection(cls, CustomerEdge, page, Customer.from_model)
 
 
-@strawberry.input
-class AddressInput:
-    street: str | None = strawberry.UNSET
-    postal_code: str | None = strawberry.UNSET
-    city: str | None = strawberry.UNSET
-    country: str | None = strawberry.UNSET
-
-
-@strawberry.input
-class CustomerInput:
-    kind: CustomerKind | None = CustomerKind.PERSON
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    company_name: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Required when kind = COMPANY."
-    )
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="International form, or national with address.country.",
-    )
-    address: AddressInput | None = strawberry.UNSET
-    vat_id: str | None = strawberry.UNSET
-    language: str | None = strawberry.UNSET
-    notes: str | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    external_id: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Your own reference, at most 100 characters; unique per partner (CONFLICT if taken).",
-    )
-
-
-@strawberry.input(
-    one_of=True,
-    description=(
-        "Either a new customer (fields may be left out: they are taken from the inquiry or "
-        "account) or an existing one. A new customer is a COMPANY when it has a company name "
-        "(taken over or given) or kind COMPANY is sent; kind PERSON is the input's default and "
-        "cannot override that, so send companyName: null for a person. An existing customer's "
-        "fields are never changed: only the link is added."
-    ),
-)
-class CustomerTarget:
-    new_customer: CustomerInput | None = strawberry.UNSET
-    existing_customer_id: strawberry.ID | None = strawberry.UNSET
-
-
-def customer_target(target: CustomerTarget) -> customers.CustomerTarget:
-    """The resolver's view of a CustomerTarget; a foreign or malformed id is NOT_FOUND."""
-    if isinstance(target.existing_customer_id, str):  # "" is an id too (a malformed one)
-        return customers.CustomerTarget(
-            existing_customer_id=customer_pk(
-                target.existing_customer_id, ("target", "existingCustomerId")
-            )
-        )
-    return customers.CustomerTarget(new_customer=given_fields(target.new_customer) or {})
-
-
-@strawberry.input(description="Only the fields given change; null clears a field.")
-class CustomerPatch:
-    kind: CustomerKind | None = strawberry.UNSET
-    first_name: str | None = strawberry.UNSET
-    last_name: str | None = strawberry.UNSET
-    company_name: str | None = strawberry.UNSET
-    email: str | None = strawberry.UNSET
-    phone: str | None = strawberry.UNSET
-    address: AddressInput | None = strawberry.UNSET
-    vat_id: str | None = strawberry.UNSET
-    language: str | None = strawberry.UNSET
-    notes: str | None = strawberry.UNSET
-    tags: list[str] | None = strawberry.UNSET
-    external_id: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description="Unique per partner (CONFLICT if taken); null clears it.",
-    )
-
-
-@strawberry.input
-class CustomerOrder:
-    field: CustomerSortField
-    direction: SortDirection | None = SortDirection.ASC
-
-
-@strawberry.input
-class CustomerFilter:
-    search: str | None = strawberry.field(
-        default=None,
-        description="Matches name, company, e-mail, phone and customer number; every word must match.",
-    )
-    status: CustomerStatus | None = None
-    source: CustomerSource | None = None
-    tag: str | None = None
-    created_after: datetime | None = strawberry.field(
-        default=None, description="Only customers created at or after this moment."
-    )
-    created_before: datetime | None = strawberry.field(
-        default=None, description="Only customers created before this moment."
-    )
-
-
-@strawberry.type
+@strawberry.type(description="The result of a change to a customer.")
 class CustomerPayload:
-    customer: Customer | None
-    errors: list[UserError]
+    customer: Customer | None = strawberry.field(description="The customer as it is now.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def ok(cls, customer: CustomerModel) -> CustomerPayload:
         return cls(customer=Customer.from_model(customer), errors=[])
 
 
-def customer_list(
-    first: int | None,
-    after: str | None,
-    last: int | None,
-    before: str | None,
-    filter: CustomerFilter | None,
-    order_by: CustomerOrder | None,
-) -> tuple[PageRequest, customers.CustomerFilter, customers.CustomerOrder]:
-    """What `customers(...)`'s arguments ask for, in the resolvers' terms. The compiled read
-    path reads the arguments through this too, so both paths mean the same by them."""
-    order = customers.CustomerOrder()
-    if order_by is not None:
-        order = customers.CustomerOrder(order_by.field, order_by.direction == SortDirection.DESC)
-    return page_request(first, after, last, before), customer_filter(filter), order
-
-
-def customer_filter(filter: CustomerFilter | None) -> customers.CustomerFilter:
-    """What a CustomerFilter asks for, in the resolvers' terms (lists and exports alike)."""
-    wanted = filter or CustomerFilter()
-    return customers.CustomerFilter(
-        search=wanted.search,
-        status=wanted.status,
-        source=wanted.source,
-        tag=wanted.tag,
-        created_after=wanted.created_after,
-        created_before=wanted.created_before,
-    )
-
-
-def customer_pk(global_id: str, path: tuple[str, ...] = ("id",)) -> int:
-    return decode_id(global_id, "Customer", path)
-
-
 @strawberry.type
 class CustomerQuery:
-    @strawberry.field(description="The partner's customers, default order by display name.")
+    @strawberry.field(
+        description="The partner's customers, ACTIVE and ARCHIVED unless filtered; by "
+        "display name unless orderBy says otherwise."
+    )
     async def customers(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: CustomerFilter | None = None,
-        order_by: CustomerOrder | None = None,
+        first: First = 20,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            CustomerFilter | None,
+            strawberry.argument(description="Only the customers that match; null: all."),
+        ] = None,
+        order_by: Annotated[
+            CustomerOrder | None,
+            strawberry.argument(description="The order; null: by displayName, ascending."),
+        ] = None,
     ) -> CustomerConnection:
         page = await customers.list_customers(
             info.context.actor, *customer_list(first, after, last, before, filter, order_by)
         )
         return CustomerConnection.of(page)
 
-    @strawberry.field
-    async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
+    @strawberry.field(description="One of the partner's customers; null if the id names none.")
+    async def customer(self, info: Info, id: CustomerId) -> Customer | None:
         found = await customers.get_customer(info.context.actor, pk_or_none(id, "Customer"))
         return Customer.from_model(found) if found else None
 
     @strawberry.field(
-        description="Possible duplicates before a convert or connect, best match first."
+        description="Possible duplicates before a convert or connect: customers matching the "
+        "e-mail, the phone or the name, best match first (at most 10; none without arguments)."
     )
     async def customer_matches(
         self,
         info: Info,
-        email: str | None = None,
-        phone: str | None = None,
-        name: str | None = None,
+        email: Annotated[
+            str | None,
+            strawberry.argument(description="The same address, in any case; invalid: ignored."),
+        ] = None,
+        phone: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The same number, in international form (+39 06 1234 5678); a "
+                "national or invalid number is ignored."
+            ),
+        ] = None,
+        name: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Customers whose display name contains every word (the first 5 "
+                "words of two letters or more)."
+            ),
+        ] = None,
     ) -> list[Customer]:
         found = await customers.customer_matches(info.context.actor, email, phone, name)
         return [Customer.from_model(customer) for customer in found]
@@ -366,8 +285,12 @@ class CustomerQuery:
 
 @strawberry.type
 class CustomerMutation:
-    @mutation()
-    async def create_customer(self, info: Info, input: CustomerInput) -> CustomerPayload:
+    @mutation(description="Create a customer (source MANUAL) with the partner's next number.")
+    async def create_customer(
+        self,
+        info: Info,
+        input: Annotated[CustomerInput, strawberry.argument(description="The new customer.")],
+    ) -> CustomerPayload:
         customer = await customers.create_customer(info.context.actor, given_fields(input))
         return CustomerPayload.ok(customer)
 
@@ -377,23 +300,26 @@ class CustomerMutation:
     async def update_customer(
         self,
         info: Info,
-        id: strawberry.ID,
-        patch: CustomerPatch,
-        expected_version: int | None = None,
+        id: CustomerId,
+        patch: Annotated[CustomerPatch, strawberry.argument(description="The fields to change.")],
+        expected_version: Annotated[
+            int | None,
+            strawberry.argument(description="The version you read; null: no check."),
+        ] = None,
     ) -> CustomerPayload:
         customer = await customers.update_customer(
             info.context.actor, customer_pk(id), given_fields(patch), expected_version
         )
         return CustomerPayload.ok(customer)
 
-    @mutation()
-    async def archive_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
+    @mutation(description="Set a customer ARCHIVED; its data stays (archived already: no change).")
+    async def archive_customer(self, info: Info, id: CustomerId) -> CustomerPayload:
         return CustomerPayload.ok(
             await customers.archive_customer(info.context.actor, customer_pk(id))
         )
 
-    @mutation()
-    async def restore_customer(self, info: Info, id: strawberry.ID) -> CustomerPayload:
+    @mutation(description="Set an archived customer ACTIVE again (active already: no change).")
+    async def restore_customer(self, info: Info, id: CustomerId) -> CustomerPayload:
         return CustomerPayload.ok(
             await customers.restore_customer(info.context.actor, customer_pk(id))
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NewType
+from typing import Annotated, Any, NewType
 
 import strawberry
 from graphql import GraphQLError
@@ -15,14 +15,24 @@ from resolvers import erasure, exports, imports
 from resolvers.exports import ExportLink
 from schema.auth import OkPayload
 from schema.context import Info
-from schema.customers import CustomerFilter, customer_filter, customer_pk
-from schema.errors import UserError
+from schema.customer_inputs import CustomerFilter, customer_filter, customer_pk
+from schema.enums import register_enum
+from schema.errors import PAYLOAD_ERRORS, UserError
 from schema.ids import pk_or_none, to_global_id
 from schema.multipart import UploadedFile
 from schema.mutations import mutation
 from schema.relay import Node
 
-strawberry.enum(ImportStatus, description="VALIDATED: a dry run, nothing written.")
+register_enum(
+    ImportStatus,
+    "Where a CSV import or dry run stands.",
+    {
+        "VALIDATED": "A dry run, checked and reported; nothing written.",
+        "RUNNING": "Importing in the background; the counts grow batch by batch.",
+        "DONE": "Finished; rows with problems were skipped.",
+        "FAILED": "Stopped by a server error; the rows before it stay imported.",
+    },
+)
 
 
 # GraphQLError, not ValueError: graphql-core reports it as it is (a client's mistake), while
@@ -63,7 +73,7 @@ class ImportRowProblem:
     field: str | None = strawberry.field(
         description="The column as the file's header names it (the CustomerInput field when the file has no such column); null for the whole row."
     )
-    message: str
+    message: str = strawberry.field(description="What is wrong, in English.")
 
 
 @strawberry.type(
@@ -73,9 +83,9 @@ class ImportRowProblem:
     )
 )
 class CustomerImport(Node):
-    status: ImportStatus
-    dry_run: bool
-    file_name: str | None
+    status: ImportStatus = strawberry.field(description="VALIDATED, RUNNING, DONE or FAILED.")
+    dry_run: bool = strawberry.field(description="true for a dry run: nothing is written.")
+    file_name: str | None = strawberry.field(description="The uploaded file's name, if sent.")
     rows: int = strawberry.field(description="Data rows in the file (blank rows not counted).")
     created: int = strawberry.field(description="New customers (a dry run: that it would create).")
     updated: int = strawberry.field(
@@ -87,8 +97,10 @@ class CustomerImport(Node):
     problems: list[ImportRowProblem] = strawberry.field(
         description="Every problem, by row (at most 5,000); unknown columns are listed with row 0."
     )
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: datetime = strawberry.field(description="When it was started.")
+    finished_at: datetime | None = strawberry.field(
+        description="When it ended; null while RUNNING."
+    )
 
     @classmethod
     def from_model(cls, found: CustomerImportModel) -> CustomerImport:
@@ -114,16 +126,28 @@ class CustomerImport(Node):
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of importCustomers.")
 class CustomerImportPayload:
-    customer_import: CustomerImport | None
-    errors: list[UserError]
+    customer_import: CustomerImport | None = strawberry.field(
+        description="The dry run's report, or the import just started (RUNNING)."
+    )
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
 
-@strawberry.enum
 class ExportFormat(StrEnum):
     CSV = "CSV"
     JSON = "JSON"
+
+
+register_enum(
+    ExportFormat,
+    "The file format of a customer export; either lists customers by customer number.",
+    {
+        "CSV": "UTF-8 with a byte order mark, the import's columns and the customer number; "
+        "it re-imports unchanged.",
+        "JSON": 'One JSON document, {"exportedAt", "customers"}, with the API\'s field names.',
+    },
+)
 
 
 @strawberry.type(description="A download link: GET it once, within its lifetime, without a token.")
@@ -131,13 +155,13 @@ class DataExport:
     url: str = strawberry.field(
         description="Short-lived (10 minutes) and single-use; answers the file as an attachment."
     )
-    expires_at: datetime
+    expires_at: datetime = strawberry.field(description="When the link stops working.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of asking for an export.")
 class DataExportPayload:
-    export: DataExport | None
-    errors: list[UserError]
+    export: DataExport | None = strawberry.field(description="The download link.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
 
 def _export_payload(info: Info, link: ExportLink) -> DataExportPayload:
@@ -145,9 +169,9 @@ def _export_payload(info: Info, link: ExportLink) -> DataExportPayload:
     return DataExportPayload(export=DataExport(url=url, expires_at=link.expires_at), errors=[])
 
 
-@strawberry.input
+@strawberry.input(description="Which customer to erase, confirmed.")
 class EraseCustomerInput:
-    customer_id: strawberry.ID
+    customer_id: strawberry.ID = strawberry.field(description="The customer's global id.")
     confirm_customer_number: str = strawberry.field(
         description='The customer\'s number, e.g. "C-00012", typed again to confirm.'
     )
@@ -156,7 +180,11 @@ class EraseCustomerInput:
 @strawberry.type
 class DataQuery:
     @strawberry.field(description="One of the partner's imports or dry runs, with its report.")
-    async def customer_import(self, info: Info, id: strawberry.ID) -> CustomerImport | None:
+    async def customer_import(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The import's global id.")],
+    ) -> CustomerImport | None:
         found = await imports.get_customer_import(
             info.context.actor, pk_or_none(id, "CustomerImport")
         )
@@ -174,7 +202,16 @@ class DataMutation:
         )
     )
     async def import_customers(
-        self, info: Info, file: Upload, dry_run: bool | None = True
+        self,
+        info: Info,
+        file: Annotated[
+            Upload,
+            strawberry.argument(description="The CSV file, at most 5 MiB by default."),
+        ],
+        dry_run: Annotated[
+            bool | None,
+            strawberry.argument(description="true (the default) or null: only check and report."),
+        ] = True,
     ) -> CustomerImportPayload:
         uploaded = _uploaded_file(file)
         found = await imports.import_customers(
@@ -191,8 +228,13 @@ class DataMutation:
     async def export_customers(
         self,
         info: Info,
-        format: ExportFormat | None = ExportFormat.CSV,
-        filter: CustomerFilter | None = None,
+        format: Annotated[
+            ExportFormat | None, strawberry.argument(description="CSV (the default) or JSON.")
+        ] = ExportFormat.CSV,
+        filter: Annotated[
+            CustomerFilter | None,
+            strawberry.argument(description="Only the customers that match; null: all."),
+        ] = None,
     ) -> DataExportPayload:
         link = await exports.export_customers(
             info.context.actor, format == ExportFormat.JSON, customer_filter(filter)
@@ -203,7 +245,11 @@ class DataMutation:
         description="A download link to everything held about one customer, as one JSON document."
     )
     async def export_customer_data(
-        self, info: Info, customer_id: strawberry.ID
+        self,
+        info: Info,
+        customer_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The customer's global id.")
+        ],
     ) -> DataExportPayload:
         customer = customer_pk(customer_id, ("customerId",))
         return _export_payload(
@@ -216,21 +262,33 @@ class DataMutation:
             "the customer number and the fact of the erasure remain."
         )
     )
-    async def erase_customer(self, info: Info, input: EraseCustomerInput) -> OkPayload:
+    async def erase_customer(
+        self,
+        info: Info,
+        input: Annotated[
+            EraseCustomerInput, strawberry.argument(description="The customer, confirmed.")
+        ],
+    ) -> OkPayload:
         customer = customer_pk(input.customer_id, ("input", "customerId"))
         await erasure.erase_customer(info.context.actor, customer, input.confirm_customer_number)
         return OkPayload(ok=True, errors=[])
 
-    @mutation(description="Realm ACCOUNT: a download link to my own data, as one JSON document.")
+    @mutation(description="A download link to my own data, as one JSON document.")
     async def export_my_data(self, info: Info) -> DataExportPayload:
         return _export_payload(info, await exports.export_my_data(info.context.actor))
 
     @mutation(
         description=(
-            "Realm ACCOUNT: delete my account: pending and connected authorizations are closed "
-            "(partners are told), personal data overwritten, every session signed out."
+            "Delete my account: pending and connected authorizations are closed (partners are "
+            "told), personal data overwritten, every session signed out."
         )
     )
-    async def delete_my_account(self, info: Info, password: str) -> OkPayload:
+    async def delete_my_account(
+        self,
+        info: Info,
+        password: Annotated[
+            str, strawberry.argument(description="My password; a wrong one is VALIDATION.")
+        ],
+    ) -> OkPayload:
         await erasure.delete_my_account(info.context.actor, password)
         return OkPayload(ok=True, errors=[])

@@ -15,20 +15,53 @@ import strawberry
 from graphql import GraphQLError
 
 from resolvers.errors import DomainError, ErrorCode
+from schema.enums import register_enum
 
 log = logging.getLogger("partnerdesk.errors")
 INTERNAL_ERROR = "Internal server error"
 SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
-strawberry.enum(ErrorCode, description="Why a mutation did not do what was asked.")
+register_enum(
+    ErrorCode,
+    "Why an operation failed: UserError.code in mutation payloads, and extensions.code of the "
+    "top-level errors of queries.",
+    {
+        "UNAUTHENTICATED": "No valid bearer token (none, unknown, expired or revoked), or a "
+        "wrong e-mail or password at login.",
+        "FORBIDDEN": "Signed in, but this realm or role may not do this.",
+        "NOT_FOUND": "Does not exist or belongs to another partner (never told apart).",
+        "VALIDATION": "Bad input: `field` points at it and `message` says what is wrong.",
+        "CONFLICT": "Clashes with the current data, e.g. a stale version, a concurrent change, "
+        "or a taken unique value (slug, e-mail, domain, contract number, external ID).",
+        "ALREADY_PROCESSED": "Decided or done already, e.g. an inquiry assigned or dismissed, "
+        "an authorization decided, an address verified.",
+        "EXPIRED": "Past its expiry: an access authorization or a member invitation.",
+        "PROFILE_NOT_PUBLIC": "The partner's profile is not public (or the slug names none): "
+        "it takes no inquiries or authorizations.",
+        "RATE_LIMITED": "Too many attempts: retry after `retryAfter` seconds.",
+        "EMAIL_NOT_VERIFIED": "The e-mail address must be verified first (the link we sent).",
+        "INVALID_TOKEN": "A verification, password-reset or member-invitation token that is "
+        "unknown, used, revoked or expired (never told apart).",
+        "LAST_OWNER": "The partner would be left without an OWNER: transfer ownership first.",
+    },
+)
+
+# Every payload's `errors` (schema/mutations.py fills them, and empties the rest, on failure).
+PAYLOAD_ERRORS = (
+    "Empty on success; otherwise why the mutation failed, and every other field is null "
+    "(ok / accepted: false)."
+)
 
 
 @strawberry.type(description="An expected failure of a mutation; safe to show to the user.")
 class UserError:
-    code: ErrorCode
-    message: str
+    code: ErrorCode = strawberry.field(description="What kind of failure, for program logic.")
+    message: str = strawberry.field(
+        description="What went wrong, in English; safe to show to the user."
+    )
     field: list[str] | None = strawberry.field(
-        description='Path into the mutation input, e.g. ["target", "newCustomer", "email"].'
+        description="Path to the input at fault (argument and input field names), e.g. "
+        '["target", "newCustomer", "email"]; null when no single input is.'
     )
     retry_after: int | None = strawberry.field(
         default=None, description="For RATE_LIMITED: seconds until a retry can succeed."

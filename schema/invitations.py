@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -15,37 +16,82 @@ from resolvers import invitations
 from resolvers.pagination import Page
 from schema.auth import AccountHolder
 from schema.context import Info
-from schema.customers import Customer, CustomerTarget, customer_target
-from schema.errors import UserError
+from schema.customer_inputs import CustomerTarget, customer_target
+from schema.customers import Customer
+from schema.enums import register_enum
+from schema.errors import PAYLOAD_ERRORS, UserError
 from schema.ids import decode_id, pk_or_none, to_global_id
 from schema.inputs import given_fields
 from schema.mutations import mutation
 from schema.partners import PartnerMember, PartnerProfile
-from schema.relay import Connection, Node, build_connection, page_request
-
-strawberry.enum(AccessScope, description="FULL grants every permission; PARTIAL names them.")
-strawberry.enum(AccessPermission)
-strawberry.enum(
-    InvitationStatus,
-    description="PENDING until decided (CONNECTED, DECLINED), withdrawn, expired or, once connected, revoked.",
+from schema.relay import (
+    CONNECTION_EDGES,
+    EDGE_CURSOR,
+    EDGE_NODE,
+    After,
+    Connection,
+    First,
+    Node,
+    build_connection,
+    page_request,
 )
-strawberry.enum(EmailStatus, description="QUEUED in the outbox, then SENT or FAILED.")
+
+register_enum(
+    AccessScope,
+    "FULL grants every permission; PARTIAL names them.",
+    {"FULL": "Every permission.", "PARTIAL": "Only the permissions listed."},
+)
+register_enum(
+    AccessPermission,
+    "What an access authorization lets the partner look after for the account holder.",
+    {
+        "DOMAINS": "Their domains.",
+        "HOSTING": "Their hosting.",
+        "EMAIL": "Their e-mail services.",
+        "SSL": "Their SSL/TLS certificates.",
+        "CONTRACTS": "Their contracts.",
+        "INVOICES": "Their invoices.",
+    },
+)
+register_enum(
+    InvitationStatus,
+    "PENDING until decided (CONNECTED, DECLINED), withdrawn, expired or, once connected, revoked.",
+    {
+        "PENDING": "Waiting for the partner's decision; counted in pendingInvitationCount.",
+        "CONNECTED": "Accepted: connectCustomer linked it to a customer.",
+        "DECLINED": "Rejected by declineInvitation; the account holder was e-mailed.",
+        "WITHDRAWN": "Taken back by the account holder before a decision.",
+        "EXPIRED": "Not decided in time (30 days after sending, by default).",
+        "REVOKED": "Ended by the account holder after it was CONNECTED.",
+    },
+)
+register_enum(
+    EmailStatus,
+    "QUEUED in the outbox, then SENT or FAILED.",
+    {
+        "QUEUED": "Waiting in the outbox for its (next) attempt.",
+        "SENT": "Accepted by the mail server.",
+        "FAILED": "Given up: refused for good, or out of attempts or time; see lastError.",
+    },
+)
+INVITATION_ID = "The access authorization's global id."
+PENDING_INVITATION_ID = "The access authorization's global id; it must be PENDING."
 
 
 @strawberry.type(description="An e-mail in the outbox: queued with the change, delivered later.")
 class EmailDelivery(Node):
-    status: EmailStatus
-    to: str
-    subject: str
-    attempts: int
+    status: EmailStatus = strawberry.field(description="QUEUED, SENT or FAILED.")
+    to: str = strawberry.field(description="The recipient's address.")
+    subject: str = strawberry.field(description="The subject line.")
+    attempts: int = strawberry.field(description="Delivery attempts so far.")
     last_error: str | None = strawberry.field(
         description=(
             "Why the last attempt failed, in short, with the SMTP reply code "
             '("The mail server is unavailable; retrying (451)"); never the server\'s own words.'
         )
     )
-    queued_at: datetime
-    sent_at: datetime | None
+    queued_at: datetime = strawberry.field(description="When the change queued it.")
+    sent_at: datetime | None = strawberry.field(description="Set once SENT.")
 
     @classmethod
     def from_model(cls, email: EmailDeliveryModel) -> EmailDelivery:
@@ -71,14 +117,18 @@ class AccessInvitation(Node):
     status: InvitationStatus = strawberry.field(
         description="Always current: a PENDING authorization past expiresAt reads EXPIRED."
     )
-    scope: AccessScope
+    scope: AccessScope = strawberry.field(description="FULL or PARTIAL.")
     permissions: list[AccessPermission] = strawberry.field(
         description="All of them when scope = FULL."
     )
-    message: str | None = strawberry.field(description="From the account holder.")
-    received_at: datetime
-    expires_at: datetime
-    decided_at: datetime | None
+    message: str | None = strawberry.field(description="The account holder's message, if any.")
+    received_at: datetime = strawberry.field(description="When the account holder sent it.")
+    expires_at: datetime = strawberry.field(
+        description="When it expires unless decided (30 days after sending, by default)."
+    )
+    decided_at: datetime | None = strawberry.field(
+        description="When a member connected or declined it."
+    )
     decline_message: str | None = strawberry.field(
         description="The personal message added on decline."
     )
@@ -140,7 +190,10 @@ class AccessInvitation(Node):
     async def partner_profile(self, info: Info) -> PartnerProfile:
         return PartnerProfile.from_model(await info.context.loaders.partner.load(self._partner_id))
 
-    @strawberry.field(description="Null for the account holder.")
+    @strawberry.field(
+        description="The member who connected or declined it; null until then, and for the "
+        "account holder."
+    )
     async def decided_by(self, info: Info) -> PartnerMember | None:
         if self._decided_by_id is None or not self._seen_by_partner(info):
             return None
@@ -162,32 +215,35 @@ class AccessInvitation(Node):
         return Customer.from_model(found) if found else None
 
 
-@strawberry.type
+@strawberry.type(description="An access authorization in a page of them, with its cursor.")
 class AccessInvitationEdge:
-    node: AccessInvitation
-    cursor: str
+    node: AccessInvitation = strawberry.field(description=EDGE_NODE)
+    cursor: str = strawberry.field(description=EDGE_CURSOR)
 
 
-@strawberry.type
+@strawberry.type(description="A page of access authorizations (Relay connection).")
 class AccessInvitationConnection(Connection):
-    edges: list[AccessInvitationEdge]
+    edges: list[AccessInvitationEdge] = strawberry.field(description=CONNECTION_EDGES)
 
     @classmethod
     def of(cls, page: Page[AccessInvitationModel]) -> AccessInvitationConnection:
         return build_connection(cls, AccessInvitationEdge, page, AccessInvitation.from_model)
 
 
-@strawberry.input
+@strawberry.input(description="Narrows invitations(...).")
 class InvitationFilter:
     status: list[InvitationStatus] | None = strawberry.field(
-        default=None, description="Any of these; null or empty for all."
+        default=None,
+        description="Any of these, as read (PENDING past expiry is EXPIRED); null or empty for all.",
     )
 
 
-@strawberry.input
+@strawberry.input(description="An access authorization for a partner.")
 class SendAccessInvitationInput:
-    partner_slug: str
-    scope: AccessScope
+    partner_slug: str = strawberry.field(
+        description="The partner's profile address, in any case; the profile must be public."
+    )
+    scope: AccessScope = strawberry.field(description="FULL or PARTIAL.")
     permissions: list[AccessPermission] | None = strawberry.field(
         default=None, description="Required and non-empty when scope = PARTIAL; ignored for FULL."
     )
@@ -196,31 +252,37 @@ class SendAccessInvitationInput:
     )
 
 
-@strawberry.input
+@strawberry.input(description="Which authorization, and the customer it connects to.")
 class ConnectCustomerInput:
-    invitation_id: strawberry.ID
-    target: CustomerTarget
+    invitation_id: strawberry.ID = strawberry.field(description=PENDING_INVITATION_ID)
+    target: CustomerTarget = strawberry.field(
+        description="A new customer, or an existing one not connected to another authorization."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="Which authorization to decline, with an optional message.")
 class DeclineInvitationInput:
-    invitation_id: strawberry.ID
+    invitation_id: strawberry.ID = strawberry.field(description=PENDING_INVITATION_ID)
     personal_message: str | None = strawberry.field(
         default=None,
         description="Plain text added to the decline e-mail; at most 2,000 characters, line breaks allowed.",
     )
 
 
-@strawberry.input
+@strawberry.input(description="Which access authorization.")
 class InvitationIdInput:
-    invitation_id: strawberry.ID
+    invitation_id: strawberry.ID = strawberry.field(description=INVITATION_ID)
 
 
-@strawberry.type
+@strawberry.type(description="The result of a change to an access authorization.")
 class InvitationPayload:
-    invitation: AccessInvitation | None
-    customer: Customer | None
-    errors: list[UserError]
+    invitation: AccessInvitation | None = strawberry.field(
+        description="The authorization as it is now."
+    )
+    customer: Customer | None = strawberry.field(
+        description="connectCustomer: the customer it is connected to; otherwise null."
+    )
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def of(
@@ -233,11 +295,13 @@ class InvitationPayload:
         )
 
 
-@strawberry.type
+@strawberry.type(description="The result of declineInvitation.")
 class DeclineInvitationPayload:
-    invitation: AccessInvitation | None
+    invitation: AccessInvitation | None = strawberry.field(
+        description="The authorization, now DECLINED."
+    )
     email: EmailDelivery | None = strawberry.field(description="The queued decline e-mail.")
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
 
 def invitation_pk(global_id: str) -> int:
@@ -248,7 +312,7 @@ def invitation_pk(global_id: str) -> int:
 class InvitationQuery:
     @strawberry.field(description="Undecided, unexpired authorizations, newest first.")
     async def pending_invitations(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: First = 20, after: After = None
     ) -> AccessInvitationConnection:
         page = await invitations.list_pending_invitations(
             info.context.actor, page_request(first, after)
@@ -263,9 +327,12 @@ class InvitationQuery:
     async def invitations(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: InvitationFilter | None = None,
+        first: First = 20,
+        after: After = None,
+        filter: Annotated[
+            InvitationFilter | None,
+            strawberry.argument(description="Only the authorizations that match; null: all."),
+        ] = None,
     ) -> AccessInvitationConnection:
         statuses = filter.status if filter else None
         page = await invitations.list_invitations(
@@ -273,14 +340,20 @@ class InvitationQuery:
         )
         return AccessInvitationConnection.of(page)
 
-    @strawberry.field
-    async def invitation(self, info: Info, id: strawberry.ID) -> AccessInvitation | None:
+    @strawberry.field(
+        description="One of the partner's access authorizations; null if the id names none."
+    )
+    async def invitation(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description=INVITATION_ID)],
+    ) -> AccessInvitation | None:
         pk = pk_or_none(id, "AccessInvitation")
         found = await invitations.get_partner_invitation(info.context.actor, pk)
         return AccessInvitation.from_model(found) if found else None
 
     @strawberry.field(
-        description="Realm ACCOUNT: the authorizations I sent, newest first (200 at most)."
+        description="For account holders: the authorizations I sent, newest first (the latest 200)."
     )
     async def my_invitations(self, info: Info) -> list[AccessInvitation]:
         found = await invitations.my_invitations(info.context.actor)
@@ -289,9 +362,16 @@ class InvitationQuery:
 
 @strawberry.type
 class InvitationMutation:
-    @mutation(description="Realm ACCOUNT: authorize a partner (public profile).")
+    @mutation(
+        description="Authorize a partner through its public profile: needs a verified e-mail "
+        "address, one live (PENDING or CONNECTED) authorization per partner; rate-limited."
+    )
     async def send_access_invitation(
-        self, info: Info, input: SendAccessInvitationInput
+        self,
+        info: Info,
+        input: Annotated[
+            SendAccessInvitationInput, strawberry.argument(description="The authorization.")
+        ],
     ) -> InvitationPayload:
         settings = info.context.settings
         invitation = await invitations.send_access_invitation(
@@ -299,17 +379,25 @@ class InvitationMutation:
         )
         return InvitationPayload.of(invitation)
 
-    @mutation(description="Realm ACCOUNT: take back a PENDING authorization.")
-    async def withdraw_invitation(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
+    @mutation(description="Take back one of my PENDING authorizations.")
+    async def withdraw_invitation(
+        self,
+        info: Info,
+        input: Annotated[InvitationIdInput, strawberry.argument(description="Which one.")],
+    ) -> InvitationPayload:
         invitation_id = invitation_pk(input.invitation_id)
         return InvitationPayload.of(
             await invitations.withdraw_invitation(info.context.actor, invitation_id)
         )
 
     @mutation(
-        description="Realm ACCOUNT: end a CONNECTED authorization; the partner's customer keeps its data."
+        description="End one of my CONNECTED authorizations; the partner's customer keeps its data."
     )
-    async def revoke_access(self, info: Info, input: InvitationIdInput) -> InvitationPayload:
+    async def revoke_access(
+        self,
+        info: Info,
+        input: Annotated[InvitationIdInput, strawberry.argument(description="Which one.")],
+    ) -> InvitationPayload:
         invitation_id = invitation_pk(input.invitation_id)
         return InvitationPayload.of(
             await invitations.revoke_access(info.context.actor, invitation_id)
@@ -318,7 +406,14 @@ class InvitationMutation:
     @mutation(
         description="Accept a PENDING authorization into a new or existing customer; e-mails the account holder."
     )
-    async def connect_customer(self, info: Info, input: ConnectCustomerInput) -> InvitationPayload:
+    async def connect_customer(
+        self,
+        info: Info,
+        input: Annotated[
+            ConnectCustomerInput,
+            strawberry.argument(description="The authorization and the customer."),
+        ],
+    ) -> InvitationPayload:
         invitation, customer = await invitations.connect_customer(
             info.context.actor,
             invitation_pk(input.invitation_id),
@@ -330,7 +425,12 @@ class InvitationMutation:
         description="Reject a PENDING authorization; the decline e-mail is queued with the decision."
     )
     async def decline_invitation(
-        self, info: Info, input: DeclineInvitationInput
+        self,
+        info: Info,
+        input: Annotated[
+            DeclineInvitationInput,
+            strawberry.argument(description="The authorization and the message."),
+        ],
     ) -> DeclineInvitationPayload:
         invitation, email = await invitations.decline_invitation(
             info.context.actor, invitation_pk(input.invitation_id), input.personal_message

@@ -1,10 +1,13 @@
-"""Assignable items: the Domain, Contract and Task types, their inputs, queries and mutations."""
+"""Assignable items: the Domain, Contract and Task types, their queries and mutations.
+
+Their enums and inputs are in schema/item_inputs.py; later changes in schema/item_changes.py.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated
 
 import strawberry
 
@@ -12,21 +15,40 @@ from models import item as models
 from models.customer import Customer as CustomerModel
 from models.item import ContractStatus, DomainStatus, TaskPriority, TaskStatus
 from resolvers import items
-from resolvers.errors import NotFound
 from resolvers.pagination import Page
 from schema.context import Info
 from schema.customers import Customer
-from schema.errors import UserError
-from schema.ids import decode_id, parse_global_id, pk_or_no_row, to_global_id
+from schema.errors import PAYLOAD_ERRORS, UserError
+from schema.ids import decode_id, to_global_id
 from schema.inputs import given_fields
+from schema.item_inputs import (
+    AssignInput,
+    ContractInput,
+    DomainInput,
+    ItemFilter,
+    TaskInput,
+    TaskPatch,
+    item_filter,
+    item_ref,
+    with_references,
+)
 from schema.mutations import mutation
 from schema.partners import PartnerMember
-from schema.relay import Connection, Node, build_connection, page_request
+from schema.relay import (
+    CONNECTION_EDGES,
+    EDGE_CURSOR,
+    EDGE_NODE,
+    After,
+    Connection,
+    First,
+    Node,
+    build_connection,
+    page_request,
+)
 
-strawberry.enum(DomainStatus)
-strawberry.enum(ContractStatus)
-strawberry.enum(TaskStatus)
-strawberry.enum(TaskPriority)
+Filter = Annotated[
+    ItemFilter | None, strawberry.argument(description="Only the items that match; null: all.")
+]
 
 CENTS = Decimal("0.01")
 
@@ -54,9 +76,11 @@ class Domain(Node):
     ascii_name: str = strawberry.field(
         description='Punycode (ASCII) form, e.g. "xn--bcher-kva.example".'
     )
-    status: DomainStatus
-    expires_on: date | None
-    created_at: datetime
+    status: DomainStatus = strawberry.field(description="As the partner records it.")
+    expires_on: date | None = strawberry.field(
+        description="When the registration expires; null when not known."
+    )
+    created_at: datetime = strawberry.field(description="When it was added.")
     _customer_id: strawberry.Private[int | None]
 
     @classmethod
@@ -91,12 +115,12 @@ class Contract(Node):
     contract_number: str = strawberry.field(
         description='Unique per partner; generated as "V-00001", ... when not given.'
     )
-    product: str
-    status: ContractStatus
-    starts_on: date
-    ends_on: date | None
-    monthly_fee: Money | None
-    created_at: datetime
+    product: str = strawberry.field(description="What the contract is for.")
+    status: ContractStatus = strawberry.field(description="As the partner records it.")
+    starts_on: date = strawberry.field(description="When it starts.")
+    ends_on: date | None = strawberry.field(description="When it ends; null: open-ended.")
+    monthly_fee: Money | None = strawberry.field(description="The fee per month; null: none.")
+    created_at: datetime = strawberry.field(description="When it was added.")
     _customer_id: strawberry.Private[int | None]
 
     @classmethod
@@ -127,12 +151,12 @@ class Contract(Node):
 
 @strawberry.type(description="A to-do of the partner's team, optionally for a customer.")
 class Task(Node):
-    title: str
-    description: str | None
-    status: TaskStatus
-    priority: TaskPriority
-    due_on: date | None
-    created_at: datetime
+    title: str = strawberry.field(description="What is to be done, one line.")
+    description: str | None = strawberry.field(description="Details, multi-line.")
+    status: TaskStatus = strawberry.field(description="OPEN, IN_PROGRESS or DONE.")
+    priority: TaskPriority = strawberry.field(description="LOW, NORMAL or HIGH.")
+    due_on: date | None = strawberry.field(description="When it is due; null: no due date.")
+    created_at: datetime = strawberry.field(description="When it was created.")
     completed_at: datetime | None = strawberry.field(
         description="Set when the task became DONE; null otherwise."
     )
@@ -158,7 +182,7 @@ class Task(Node):
     async def customer(self, info: Info) -> Customer | None:
         return await _load_customer(info, self._customer_id)
 
-    @strawberry.field(description="The partner member who works on it.")
+    @strawberry.field(description="The partner member who works on it; null: nobody.")
     async def assignee(self, info: Info) -> PartnerMember | None:
         if self._assignee_id is None:
             return None
@@ -174,204 +198,91 @@ def item_node(item: items.Item) -> Domain | Contract | Task:
     return Task.from_model(item)
 
 
-@strawberry.type
+@strawberry.type(description="A domain in a page of domains, with its cursor.")
 class DomainEdge:
-    node: Domain
-    cursor: str
+    node: Domain = strawberry.field(description=EDGE_NODE)
+    cursor: str = strawberry.field(description=EDGE_CURSOR)
 
 
-@strawberry.type
+@strawberry.type(description="A page of domains (Relay connection).")
 class DomainConnection(Connection):
-    edges: list[DomainEdge]
+    edges: list[DomainEdge] = strawberry.field(description=CONNECTION_EDGES)
 
     @classmethod
     def of(cls, page: Page[models.Domain]) -> DomainConnection:
         return build_connection(cls, DomainEdge, page, Domain.from_model)
 
 
-@strawberry.type
+@strawberry.type(description="A contract in a page of contracts, with its cursor.")
 class ContractEdge:
-    node: Contract
-    cursor: str
+    node: Contract = strawberry.field(description=EDGE_NODE)
+    cursor: str = strawberry.field(description=EDGE_CURSOR)
 
 
-@strawberry.type
+@strawberry.type(description="A page of contracts (Relay connection).")
 class ContractConnection(Connection):
-    edges: list[ContractEdge]
+    edges: list[ContractEdge] = strawberry.field(description=CONNECTION_EDGES)
 
     @classmethod
     def of(cls, page: Page[models.Contract]) -> ContractConnection:
         return build_connection(cls, ContractEdge, page, Contract.from_model)
 
 
-@strawberry.type
+@strawberry.type(description="A task in a page of tasks, with its cursor.")
 class TaskEdge:
-    node: Task
-    cursor: str
+    node: Task = strawberry.field(description=EDGE_NODE)
+    cursor: str = strawberry.field(description=EDGE_CURSOR)
 
 
-@strawberry.type
+@strawberry.type(description="A page of tasks (Relay connection).")
 class TaskConnection(Connection):
-    edges: list[TaskEdge]
+    edges: list[TaskEdge] = strawberry.field(description=CONNECTION_EDGES)
 
     @classmethod
     def of(cls, page: Page[models.Task]) -> TaskConnection:
         return build_connection(cls, TaskEdge, page, Task.from_model)
 
 
-# ---------------------------------------------------------------- inputs
-
-
-@strawberry.input
-class DomainInput:
-    name: str = strawberry.field(
-        description="Unicode or punycode; stored lower-case and IDNA-normalised."
-    )
-    expires_on: date | None = strawberry.UNSET
-    customer_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="Assign it right away."
-    )
-
-
-@strawberry.input(description="An amount of money.")
-class MoneyInput:
-    amount: str = strawberry.field(
-        description='Decimal with a dot, at most 4 decimal places, not negative: "49.90".'
-    )
-    currency: str = strawberry.field(description='Current ISO 4217 code, e.g. "EUR".')
-
-
-@strawberry.input
-class ContractInput:
-    contract_number: str | None = strawberry.field(
-        default=strawberry.UNSET,
-        description='Unique per partner; left out, the next "V-00001"-style number.',
-    )
-    product: str
-    starts_on: date
-    ends_on: date | None = strawberry.field(
-        default=strawberry.UNSET, description="Not before startsOn."
-    )
-    monthly_fee: MoneyInput | None = strawberry.UNSET
-    customer_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="Assign it right away."
-    )
-
-
-@strawberry.input
-class TaskInput:
-    title: str = strawberry.field(description="At most 200 characters.")
-    description: str | None = strawberry.field(
-        default=strawberry.UNSET, description="Multi-line, at most 5,000 characters."
-    )
-    priority: TaskPriority | None = TaskPriority.NORMAL
-    due_on: date | None = strawberry.UNSET
-    customer_id: strawberry.ID | None = strawberry.UNSET
-    assignee_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="A PartnerMember of your partner."
-    )
-
-
-@strawberry.input(
-    description="Only the fields given change; null clears description, dueOn and assigneeId."
-)
-class TaskPatch:
-    title: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    status: TaskStatus | None = strawberry.field(
-        default=strawberry.UNSET, description="DONE sets completedAt; leaving DONE clears it."
-    )
-    priority: TaskPriority | None = strawberry.UNSET
-    due_on: date | None = strawberry.UNSET
-    assignee_id: strawberry.ID | None = strawberry.UNSET
-
-
-@strawberry.input(
-    description="Assign an item (Domain, Contract or Task id) to a customer; customerId null unassigns it."
-)
-class AssignInput:
-    item_id: strawberry.ID
-    customer_id: strawberry.ID | None = None
-
-
-@strawberry.input
-class ItemFilter:
-    customer_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only items of this customer."
-    )
-    unassigned: bool | None = strawberry.field(
-        default=None, description="true: only items without a customer; false: only assigned ones."
-    )
-    search: str | None = strawberry.field(
-        default=None,
-        description="Every word must match: domain name; contract number or product; task title, description.",
-    )
-
-
-def _with_references(given: dict[str, Any], prefix: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`given` with customerId / assigneeId global ids replaced by primary keys (else NotFound)."""
-    if given.get("customer_id") is not None:
-        given["customer_id"] = decode_id(given["customer_id"], "Customer", (*prefix, "customerId"))
-    if given.get("assignee_id") is not None:
-        given["assignee_id"] = decode_id(
-            given["assignee_id"], "PartnerMember", (*prefix, "assigneeId"), items.MEMBER
-        )
-    return given
-
-
-def _item_filter(filter: ItemFilter | None) -> items.ItemFilter:
-    if filter is None:
-        return items.ItemFilter()
-    # An id that names no customer of ours looks up NO_ROW: the resolver scopes the caller
-    # first (a visitor learns nothing about the id), then answers NOT_FOUND.
-    customer_id = (
-        None if filter.customer_id is None else pk_or_no_row(filter.customer_id, "Customer")
-    )
-    return items.ItemFilter(
-        customer_id=customer_id, unassigned=filter.unassigned, search=filter.search
-    )
-
-
 # ---------------------------------------------------------------- payloads
 
 
-@strawberry.type
+@strawberry.type(description="The result of a change to a domain.")
 class DomainPayload:
-    domain: Domain | None
-    errors: list[UserError]
+    domain: Domain | None = strawberry.field(description="The domain as it is now.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def ok(cls, domain: models.Domain) -> DomainPayload:
         return cls(domain=Domain.from_model(domain), errors=[])
 
 
-@strawberry.type
+@strawberry.type(description="The result of a change to a contract.")
 class ContractPayload:
-    contract: Contract | None
-    errors: list[UserError]
+    contract: Contract | None = strawberry.field(description="The contract as it is now.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def ok(cls, contract: models.Contract) -> ContractPayload:
         return cls(contract=Contract.from_model(contract), errors=[])
 
 
-@strawberry.type
+@strawberry.type(description="The result of a change to a task.")
 class TaskPayload:
-    task: Task | None
-    errors: list[UserError]
+    task: Task | None = strawberry.field(description="The task as it is now.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def ok(cls, task: models.Task) -> TaskPayload:
         return cls(task=Task.from_model(task), errors=[])
 
 
-@strawberry.type
+@strawberry.type(description="The result of assignItem.")
 class AssignPayload:
     item: Node | None = strawberry.field(description="The Domain, Contract or Task, as it is now.")
     customer: Customer | None = strawberry.field(
         description="The customer it is assigned to now; null when unassigned."
     )
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
     @classmethod
     def ok(cls, item: items.Item, customer: CustomerModel | None) -> AssignPayload:
@@ -382,14 +293,6 @@ class AssignPayload:
         )
 
 
-def item_ref(global_id: str) -> tuple[str, int]:
-    """(type name, primary key) of a Domain, Contract or Task global id, else NotFound at itemId."""
-    parsed = parse_global_id(global_id)
-    if parsed is None or parsed[0] not in items.ITEM_MODELS:
-        raise NotFound(items.ITEM, ("itemId",))
-    return parsed
-
-
 # ---------------------------------------------------------------- roots
 
 
@@ -397,28 +300,20 @@ def item_ref(global_id: str) -> tuple[str, int]:
 class ItemQuery:
     @strawberry.field(description="The partner's domains, oldest first.")
     async def domains(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: ItemFilter | None = None,
+        self, info: Info, first: First = 20, after: After = None, filter: Filter = None
     ) -> DomainConnection:
-        item_filter = _item_filter(filter)
+        wanted = item_filter(filter)
         return DomainConnection.of(
-            await items.list_domains(info.context.actor, page_request(first, after), item_filter)
+            await items.list_domains(info.context.actor, page_request(first, after), wanted)
         )
 
     @strawberry.field(description="The partner's contracts, oldest first.")
     async def contracts(
-        self,
-        info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: ItemFilter | None = None,
+        self, info: Info, first: First = 20, after: After = None, filter: Filter = None
     ) -> ContractConnection:
-        item_filter = _item_filter(filter)
+        wanted = item_filter(filter)
         return ContractConnection.of(
-            await items.list_contracts(info.context.actor, page_request(first, after), item_filter)
+            await items.list_contracts(info.context.actor, page_request(first, after), wanted)
         )
 
     @strawberry.field(
@@ -427,46 +322,69 @@ class ItemQuery:
     async def tasks(
         self,
         info: Info,
-        first: int | None = 20,
-        after: str | None = None,
-        filter: ItemFilter | None = None,
-        status: TaskStatus | None = None,
+        first: First = 20,
+        after: After = None,
+        filter: Filter = None,
+        status: Annotated[
+            TaskStatus | None, strawberry.argument(description="Only tasks in this status.")
+        ] = None,
     ) -> TaskConnection:
-        item_filter = _item_filter(filter)
+        wanted = item_filter(filter)
         return TaskConnection.of(
-            await items.list_tasks(
-                info.context.actor, page_request(first, after), item_filter, status
-            )
+            await items.list_tasks(info.context.actor, page_request(first, after), wanted, status)
         )
 
 
 @strawberry.type
 class ItemMutation:
     @mutation(description="A new domain; the same name twice (in any spelling) is a CONFLICT.")
-    async def create_domain(self, info: Info, input: DomainInput) -> DomainPayload:
-        given = _with_references(given_fields(input))
+    async def create_domain(
+        self,
+        info: Info,
+        input: Annotated[DomainInput, strawberry.argument(description="The new domain.")],
+    ) -> DomainPayload:
+        given = with_references(given_fields(input))
         return DomainPayload.ok(await items.create_domain(info.context.actor, given))
 
     @mutation(description="A new contract; a taken contractNumber is a CONFLICT.")
-    async def create_contract(self, info: Info, input: ContractInput) -> ContractPayload:
-        given = _with_references(given_fields(input))
+    async def create_contract(
+        self,
+        info: Info,
+        input: Annotated[ContractInput, strawberry.argument(description="The new contract.")],
+    ) -> ContractPayload:
+        given = with_references(given_fields(input))
         return ContractPayload.ok(await items.create_contract(info.context.actor, given))
 
-    @mutation()
-    async def create_task(self, info: Info, input: TaskInput) -> TaskPayload:
-        given = _with_references(given_fields(input))
+    @mutation(description="A new task (OPEN), for a customer and with an assignee if given.")
+    async def create_task(
+        self,
+        info: Info,
+        input: Annotated[TaskInput, strawberry.argument(description="The new task.")],
+    ) -> TaskPayload:
+        given = with_references(given_fields(input))
         return TaskPayload.ok(await items.create_task(info.context.actor, given))
 
     @mutation(description="Change the fields given; status DONE sets completedAt.")
-    async def update_task(self, info: Info, id: strawberry.ID, patch: TaskPatch) -> TaskPayload:
+    async def update_task(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The task's global id.")],
+        patch: Annotated[TaskPatch, strawberry.argument(description="The fields to change.")],
+    ) -> TaskPayload:
         task_id = decode_id(id, "Task", ("id",))
-        given = _with_references(given_fields(patch), ("patch",))
+        given = with_references(given_fields(patch), ("patch",))
         return TaskPayload.ok(await items.update_task(info.context.actor, task_id, given))
 
     @mutation(
         description="Assign, re-assign or (customerId null) unassign an item; timelines record it."
     )
-    async def assign_item(self, info: Info, input: AssignInput) -> AssignPayload:
+    async def assign_item(
+        self,
+        info: Info,
+        input: Annotated[
+            AssignInput, strawberry.argument(description="The item and the customer.")
+        ],
+    ) -> AssignPayload:
         type_name, item_id = item_ref(input.item_id)
         customer_id = (
             decode_id(input.customer_id, "Customer", ("customerId",))

@@ -11,6 +11,9 @@
    flow in resolvers/, build the payload;
 3. expected failures (a DomainError from any step) become the payload's `errors`, every
    other field null (false for the Boolean `ok` / `accepted`).
+
+The schema's description of the mutation is the one given, followed by who may call it,
+taken from the same table the check uses, so the documentation cannot drift from the rule.
 """
 
 from __future__ import annotations
@@ -30,11 +33,13 @@ from schema.errors import user_errors
 Resolver = TypeVar("Resolver", bound=Callable[..., Awaitable[Any]])
 
 
-def mutation(*, description: str | None = None) -> Callable[[Resolver], Any]:
-    """strawberry.mutation with the audience check and the errors-as-data translation."""
+def mutation(*, description: str) -> Callable[[Resolver], Any]:
+    """strawberry.mutation with the audience check and the errors-as-data translation;
+    `description` says what it does (one line), the audience is added to it."""
 
     def decorate(resolver: Resolver) -> Any:
         audience = MUTATION_AUDIENCES[to_camel_case(resolver.__name__)]
+        documented = f"{description} Who may call it: {audience.value}."
         failure = _FailedPayload(resolver)
 
         @functools.wraps(resolver)
@@ -45,7 +50,7 @@ def mutation(*, description: str | None = None) -> Callable[[Resolver], Any]:
             except DomainError as error:
                 return failure(error)
 
-        return strawberry.mutation(guarded, description=description)
+        return strawberry.mutation(guarded, description=documented)
 
     return decorate
 

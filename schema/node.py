@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 
@@ -140,9 +140,16 @@ NODE_FETCHERS: dict[str, NodeFetcher] = {
 @strawberry.type
 class NodeQuery:
     @strawberry.field(
-        description="Any object by its global id; null when it does not exist or is not yours."
+        description="Any object by its global id, for anyone signed in; null when it does not "
+        "exist or is not yours. Account holders fetch only their account and authorizations."
     )
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The `id` of any object of the API.")
+        ],
+    ) -> Node | None:
         # Anyone signed in may ask; a visitor is refused whatever the id, well-formed or not.
         admit(info.context.actor, Audience.SIGNED_IN)
         parsed = parse_global_id(id)

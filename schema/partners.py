@@ -14,7 +14,8 @@ from models.team import MemberInvitationStatus
 from resolvers import inquiries, invitations, partners, team
 from resolvers.notifications import preferences_of
 from schema.context import Info
-from schema.errors import UserError
+from schema.enums import register_enum
+from schema.errors import PAYLOAD_ERRORS, UserError
 from schema.ids import to_global_id
 from schema.inputs import given_fields
 from schema.mutations import mutation
@@ -24,19 +25,42 @@ if TYPE_CHECKING:
     from schema.team import MemberInvitation
     from schema.webhooks import WebhookEndpoint
 
-strawberry.enum(MemberRole)
-strawberry.enum(MemberInvitationStatus)
+register_enum(
+    MemberRole,
+    "A partner member's role; a partner has exactly one OWNER.",
+    {
+        "OWNER": "What an ADMIN may, plus changing roles and handing ownership over.",
+        "ADMIN": "What a MEMBER may, plus the public profile, inviting and removing members, "
+        "webhooks and erasing customers.",
+        "MEMBER": "Works with customers, items, inquiries, access authorizations, imports and "
+        "exports.",
+    },
+)
+register_enum(
+    MemberInvitationStatus,
+    "Where an invitation to join the team stands.",
+    {
+        "PENDING": "Sent, not used yet, not expired.",
+        "ACCEPTED": "Used: the invited person joined the team.",
+        "REVOKED": "Withdrawn, or replaced by a newer invitation to the same address.",
+        "EXPIRED": "Not used in time.",
+    },
+)
 
 
 @strawberry.type(description="What visitors see on a partner's public page.")
 class PartnerProfile:
-    slug: str
-    display_name: str
-    headline: str | None
-    description: str | None
-    city: str | None
-    services: list[str]
-    is_public: bool
+    slug: str = strawberry.field(
+        description="Its address: 3-63 lower-case letters, digits or hyphens."
+    )
+    display_name: str = strawberry.field(description="The name visitors see.")
+    headline: str | None = strawberry.field(description="One line under the name.")
+    description: str | None = strawberry.field(description="About the partner, multi-line.")
+    city: str | None = strawberry.field(description="Where the partner is.")
+    services: list[str] = strawberry.field(description="What the partner offers, in its order.")
+    is_public: bool = strawberry.field(
+        description="Whether visitors see it and may send inquiries and access authorizations."
+    )
 
     @classmethod
     def from_model(cls, partner: models.Partner) -> PartnerProfile:
@@ -53,9 +77,11 @@ class PartnerProfile:
 
 @strawberry.type(description="A web agency using PartnerDesk.")
 class Partner(Node):
-    slug: str
-    name: str
-    profile: PartnerProfile
+    slug: str = strawberry.field(description="Unique; the address of its public profile.")
+    name: str = strawberry.field(
+        description="The name it registered with; the profile's displayName may differ."
+    )
+    profile: PartnerProfile = strawberry.field(description="Its public profile, also while hidden.")
     _pk: strawberry.Private[int]
 
     @classmethod
@@ -95,7 +121,12 @@ class Partner(Node):
         "as EXPIRED). OWNER and ADMIN see them; a MEMBER gets []."
     )
     async def member_invitations(
-        self, info: Info, status: list[MemberInvitationStatus] | None = None
+        self,
+        info: Info,
+        status: Annotated[
+            list[MemberInvitationStatus] | None,
+            strawberry.argument(description="Any of these statuses; null or empty: all."),
+        ] = None,
     ) -> list[Annotated[MemberInvitation, strawberry.lazy("schema.team")]]:
         from schema.team import MemberInvitation
 
@@ -109,14 +140,18 @@ class Partner(Node):
     "`removedAt`; `Partner.members` lists active members only."
 )
 class PartnerMember(Node):
-    email: str
-    name: str
-    role: MemberRole
+    email: str = strawberry.field(
+        description="Login e-mail address, lower case; empty once removed."
+    )
+    name: str = strawberry.field(description="Their name.")
+    role: MemberRole = strawberry.field(description="OWNER, ADMIN or MEMBER.")
     email_verified: bool = strawberry.field(
         description="Whether the member has proved the address (a verification link, or "
         "joining through an invitation e-mail)."
     )
-    joined_at: datetime
+    joined_at: datetime = strawberry.field(
+        description="When they registered the partner or accepted their invitation."
+    )
     removed_at: datetime | None = strawberry.field(description="Set once removed from the team.")
     _partner_id: strawberry.Private[int]
 
@@ -133,7 +168,7 @@ class PartnerMember(Node):
             _partner_id=member.partner_id,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The partner they work for.")
     async def partner(self, info: Info) -> Partner:
         return Partner.from_model(await info.context.loaders.partner.load(self._partner_id))
 
@@ -162,35 +197,66 @@ class NotificationPreferences:
         )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Only the fields given change; null clears headline, description and city, "
+    "and empties services. Text is trimmed."
+)
 class PartnerProfileInput:
-    display_name: str | None = strawberry.UNSET
-    headline: str | None = strawberry.UNSET
-    description: str | None = strawberry.UNSET
-    city: str | None = strawberry.UNSET
-    services: list[str] | None = strawberry.UNSET
-    is_public: bool | None = strawberry.UNSET
+    display_name: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 200 characters; not null."
+    )
+    headline: str | None = strawberry.field(
+        default=strawberry.UNSET, description="One line, at most 200 characters."
+    )
+    description: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Multi-line, at most 5,000 characters."
+    )
+    city: str | None = strawberry.field(
+        default=strawberry.UNSET, description="At most 100 characters."
+    )
+    services: list[str] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Replaces the list: at most 30, of at most 80 characters; duplicates are "
+        "dropped.",
+    )
+    is_public: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="true shows the profile to visitors and opens it to inquiries and "
+        "authorizations; not null.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The result of updatePartnerProfile.")
 class PartnerProfilePayload:
-    profile: PartnerProfile | None
-    errors: list[UserError]
+    profile: PartnerProfile | None = strawberry.field(description="The profile as it is now.")
+    errors: list[UserError] = strawberry.field(description=PAYLOAD_ERRORS)
 
 
 @strawberry.type
 class PartnerQuery:
-    @strawberry.field(description="A partner's public profile; null unless the profile is public.")
-    async def partner_profile(self, slug: str) -> PartnerProfile | None:
+    @strawberry.field(
+        description="A partner's public profile, for anyone (no token needed); null unless the "
+        "profile is public."
+    )
+    async def partner_profile(
+        self,
+        slug: Annotated[
+            str, strawberry.argument(description="The profile's address, in any case.")
+        ],
+    ) -> PartnerProfile | None:
         partner = await partners.public_profile(slug)
         return PartnerProfile.from_model(partner) if partner else None
 
 
 @strawberry.type
 class PartnerMutation:
-    @mutation(description="Edit the public profile (OWNER or ADMIN).")
+    @mutation(description="Edit the partner's public profile.")
     async def update_partner_profile(
-        self, info: Info, input: PartnerProfileInput
+        self,
+        info: Info,
+        input: Annotated[
+            PartnerProfileInput, strawberry.argument(description="The fields to change.")
+        ],
     ) -> PartnerProfilePayload:
         partner = await partners.update_partner_profile(info.context.actor, given_fields(input))
         return PartnerProfilePayload(profile=PartnerProfile.from_model(partner), errors=[])

@@ -76,8 +76,10 @@ shared_reads = SharedReads()
 
 @strawberry.type(description="The badges: pending access authorizations and NEW inquiries.")
 class PendingCounts:
-    invitations: int
-    inquiries: int
+    invitations: int = strawberry.field(
+        description="Pending, unexpired access authorizations, as pendingInvitationCount."
+    )
+    inquiries: int = strawberry.field(description="NEW inquiries, as Partner.newInquiryCount.")
 
 
 async def _counts(info: Info) -> PendingCounts:

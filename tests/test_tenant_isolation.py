@@ -52,6 +52,7 @@ from models.invitation import AccessInvitation
 from models.notification import DigestEntry, NotificationWindow
 from models.outbox import EmailDelivery
 from models.partner import Partner, PartnerMember
+from resolvers.permissions import MUTATION_AUDIENCES, Audience
 from schema import create_schema
 from schema.ids import parse_global_id, to_global_id
 from tests.factories import PartnerData, World, build_world, pk_of
@@ -107,6 +108,8 @@ ANY_REALM_OPERATIONS = {
     "changePassword",
     "logoutEverywhere",
 }
+# Queries for account holders only (for mutations, resolvers/permissions.py says who).
+ACCOUNT_QUERIES = {"myInvitations"}
 # Operations that take a file (multipart requests): tests/test_import.py checks who may call
 # them; the JSON requests built here cannot carry one.
 UPLOAD_OPERATIONS = {"importCustomers"}
@@ -171,7 +174,10 @@ class Operation:
             return "PUBLIC"
         if self.name in ANY_REALM_OPERATIONS:
             return "ANY"
-        if (self.definition.description or "").startswith("Realm ACCOUNT"):
+        if self.kind == "mutation":
+            if MUTATION_AUDIENCES[self.name] == Audience.ACCOUNT_HOLDER:
+                return "ACCOUNT"
+        elif self.name in ACCOUNT_QUERIES:
             return "ACCOUNT"
         return "PARTNER"
 

@@ -2,8 +2,9 @@
 
 Which rows, in which order and under which filters is not decided here: the read rules
 (resolvers/read_rules.py) say it, rendered to SQL by resolvers/conditions.py `to_sql`, and
-the arguments mean what the resolvers' own helpers make of them (schema/customers.py
-`customer_list`). This module only shapes the JSON: objects, lists and connections.
+the arguments mean what the resolvers' own helpers make of them
+(schema/customer_inputs.py `customer_list`). This module only shapes the JSON: objects,
+lists and connections.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from resolvers.read_rules import (
 from schema.compiled.catalog import TYPES, Address, ChildList, GlobalId, Money, Scalar
 from schema.compiled.dialects import Dialect
 from schema.compiled.selections import Operation, Selected, Unsupported
-from schema.customers import customer_list
+from schema.customer_inputs import customer_list
 from schema.ids import pk_or_none
 
 # Object bodies kept per document (Compiler.fragments); a bound on memory, not a tuning knob.

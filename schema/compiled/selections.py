@@ -3,7 +3,8 @@ and arguments converted to exactly the Python values the resolvers receive.
 
 Arguments go through graphql-core's coercion and then Strawberry's conversion (input
 objects, enums, scalars), so the compiler calls the same functions with the same values as
-the resolvers do (e.g. schema/customers.py `customer_list`) and both paths mean the same.
+the resolvers do (e.g. schema/customer_inputs.py `customer_list`) and both paths mean the
+same.
 """
 
 from __future__ import annotations
