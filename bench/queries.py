@@ -121,6 +121,8 @@ class Workload:
     # Sent with the signed-in owner's bearer token (M1 is a public form: no token).
     authenticated: bool = True
     mutation: bool = False
+    # Writes: the fewest SQL statements the flow can do with (BEGIN/COMMIT apart), and why.
+    minimum_statements: tuple[int, str] | None = None
 
 
 WORKLOADS = {
@@ -135,11 +137,55 @@ WORKLOADS = {
         ),
         Workload("Q3", "customers(first: 100): 8 fields", Q3, PEER_Q3),
         Workload("Q4", "pendingInvitationCount + viewer.member.partner.newInquiryCount", Q4),
-        Workload("M1", "submitInquiry (public form)", M1, authenticated=False, mutation=True),
-        Workload("M2", "convertInquiry to a new customer", M2, mutation=True),
-        Workload("M3", "connectCustomer to an existing customer", M3, mutation=True),
         Workload(
-            "M4", "declineInvitation with a personal message (queues an e-mail)", M4, mutation=True
+            "M1",
+            "submitInquiry (public form)",
+            M1,
+            authenticated=False,
+            mutation=True,
+            minimum_statements=(
+                4,
+                "the partner and its team are read before anything is written (an unknown or "
+                "private profile writes nothing; each member's settings choose what follows); the "
+                "inquiry and its activity row can share one INSERT … WITH; the notification "
+                "window's upsert must answer before the e-mail or digest entry it chooses is written",
+            ),
+        ),
+        Workload(
+            "M2",
+            "convertInquiry to a new customer",
+            M2,
+            mutation=True,
+            minimum_statements=(
+                4,
+                "the token; the inquiry claimed by one conditional UPDATE returning the fields the "
+                "customer is made of; the partner's next number and the customer in one INSERT … "
+                "WITH; the two activity rows in one INSERT",
+            ),
+        ),
+        Workload(
+            "M3",
+            "connectCustomer to an existing customer",
+            M3,
+            mutation=True,
+            minimum_statements=(
+                3,
+                "the token; one conditional UPDATE of the authorization that joins the customer "
+                "(same partner, not erased), the holder and the partner and returns what the "
+                "e-mail needs; the e-mail and the activity row in one INSERT … WITH",
+            ),
+        ),
+        Workload(
+            "M4",
+            "declineInvitation with a personal message (queues an e-mail)",
+            M4,
+            mutation=True,
+            minimum_statements=(
+                3,
+                "the token; one conditional UPDATE of the authorization returning the holder and "
+                "partner the e-mail needs; the e-mail, its link from the authorization and the "
+                "activity row in one statement of data-modifying WITHs",
+            ),
         ),
     )
 }

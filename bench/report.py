@@ -10,7 +10,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.harness import ALL_TARGETS, PEER, Target
+from bench.harness import ALL_TARGETS, PARTNERDESK, PEER, REF_PY, Target
+from bench.queries import WORKLOADS
 from bench.results import Goal, Measured, issue7_goals, issue16_goals, percentile
 from bench.rotation import FIXED, ROTATING
 from bench.servers import ROOT
@@ -135,6 +136,25 @@ def _target_row(measured: Measured, workload: str, mode: str, target: Target) ->
 
 def _met(goal: Goal) -> str:
     return {True: "✅ met", False: "❌ not met", None: "(reported)"}[goal.met]
+
+
+def _minimum_statements(add: Any, measured: Measured) -> None:
+    """Each write's statements next to the fewest it could do with, argued in one line."""
+    writes = [w for w in measured.workloads if WORKLOADS[w].minimum_statements]
+    if not writes:
+        return
+    add("")
+    add("The fewest statements each write needs (BEGIN/COMMIT apart), and why:")
+    add("")
+    for workload in writes:
+        count, why = WORKLOADS[workload].minimum_statements or (0, "")
+        counted = [
+            f"{label} {summary['sql']}, "
+            for label, target in (("PartnerDesk", PARTNERDESK), ("reference", REF_PY))
+            if (summary := measured.statements.get((workload, ROTATING, target.key)))
+        ]
+        shown = "".join(counted)
+        add(f"- **{workload}** ({shown}minimum {count}): {why}.")
 
 
 def _goals_table(add: Any, goals: list[Goal]) -> None:
@@ -263,6 +283,7 @@ def write(path: Path, measured: Measured) -> None:
     )
     add("")
     _goals_table(add, issue16_goals(measured))
+    _minimum_statements(add, measured)
     add("")
     add("## Earlier targets (issue 7 §2), on the fixed requests (dashboard polling)")
     add("")

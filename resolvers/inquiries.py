@@ -14,7 +14,7 @@ from models.activity import ActivityVerb
 from models.customer import Customer, CustomerSource
 from models.inquiry import Inquiry, InquiryStatus
 from models.notification import NotificationKind
-from models.statements import insert_returning_id, update_returning_ids
+from models.statements import insert_returning_id
 from resolvers.actor import Actor
 from resolvers.conditions import equals
 from resolvers.customers import (
@@ -189,7 +189,14 @@ async def convert_inquiry(
 
     now = datetime.now(UTC)
     async with events.transaction():
-        # Decide first: a loser stops here and rolls back before creating anything.
+        entries = []
+        if existing is not None:
+            customer = existing
+        else:
+            # Created before the decision so that the claim below links it in the same
+            # statement; a loser's customer (and its number) roll back with the transaction.
+            customer = await insert_customer(member.partner_id, values, CustomerSource.INQUIRY)
+            entries.append(customer_created(customer, "Customer {name} created from an inquiry"))
         won = await update_selected(
             Inquiry,
             actor,
@@ -198,20 +205,11 @@ async def convert_inquiry(
                 "status": InquiryStatus.ASSIGNED,
                 "assigned_at": now,
                 "assigned_by_id": member.id,
-                "customer_id": existing.id if existing else None,
+                "customer_id": customer.id,
             },
         )
         if not won:
             raise await _lost_to(inquiry.id)
-        entries = []
-        if existing is not None:
-            customer = existing
-        else:
-            customer = await insert_customer(member.partner_id, values, CustomerSource.INQUIRY)
-            await update_returning_ids(
-                Inquiry._meta.db_table, {"customer_id": customer.id}, {"id": inquiry.id}
-            )
-            entries.append(customer_created(customer, "Customer {name} created from an inquiry"))
         entries.append(
             Entry(
                 ActivityVerb.INQUIRY_CONVERTED,
@@ -221,7 +219,7 @@ async def convert_inquiry(
             )
         )
         await record_entries(member.partner_id, entries, actor=actor)
-    # What the two updates wrote, without reading the row back.
+    # What the claim wrote, without reading the row back.
     inquiry.status = InquiryStatus.ASSIGNED
     inquiry.assigned_at = now
     inquiry.assigned_by_id = member.id
