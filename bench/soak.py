@@ -32,6 +32,7 @@ import contextlib
 import math
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -53,6 +54,9 @@ from bench.soak_clients import SubscriberProcess
 from bench.soak_load import Outcome, Request, open_loop
 from bench.soak_report import Sample, Soak, write_report
 from bench.soak_services import PrivateRedis, SmtpSink, last_task_count, partnerdesk_server, rss_kib
+
+# mailers/message.py's message_id(): the outbox row's id, then its queue time.
+OUTBOX_MESSAGE_ID = re.compile(r"<outbox-(\d+)\.")
 
 SOAK_DATABASE = "partnerdesk_soak"
 RESULTS = servers.ROOT / "bench" / "SOAK.md"
@@ -348,7 +352,10 @@ async def run(options: Options, work_dir: Path) -> Soak:
         stop.set()
         await sampling
         soak.outcomes, soak.samples = outcomes, samples
-        soak.sink_ids, soak.sink_without_id = dict(sink.ids), sink.without_id
+        soak.sink_ids, soak.sink_without_id = (
+            queued_since(sink.ids, marks["email"]),
+            sink.without_id,
+        )
         soak.crashed = [
             s.name for s in started_servers if s.process and s.process.poll() is not None
         ]
@@ -396,6 +403,18 @@ async def ready(
     finally:
         await connection.close()
     return {**marks, "counts": (await subscribers.ask("counts"))["counts"]}
+
+
+def queued_since(received: Counter[str], mark: int) -> dict[str, int]:
+    """The sink's Message-IDs of e-mails queued after `mark`, as the run's outbox rows are
+    counted: the readiness probe's e-mails (queued before the mark) are not the run's.
+    A Message-ID that is not PartnerDesk's `<outbox-ID.…>` is kept, to be noticed."""
+    kept = {}
+    for message_id, times in received.items():
+        found = OUTBOX_MESSAGE_ID.match(message_id)
+        if found is None or int(found[1]) > mark:
+            kept[message_id] = times
+    return kept
 
 
 async def drain(
