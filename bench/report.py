@@ -395,7 +395,7 @@ def _method(add: Any, measured: Measured) -> None:
     add("")
     add(
         "- One worker per server on 127.0.0.1: PartnerDesk (`uvicorn app:create_app --factory`, "
-        "uvloop + httptools, access log off, PARTNERDESK_MAIL_WORKER=false, rate limits "
+        "uvloop + httptools, access log off, PARTNERDESK_MAIL_WORKER=false and PARTNERDESK_WEBHOOK_WORKER=false, rate limits "
         "1000000/minute), the reference (bench/reference.py, same uvicorn flags, asyncpg pool of "
         "5 like PartnerDesk's), PostGraphile v5 (`cli-run.js -C graphile.config.mjs -c … -s public`, "
         "GRAPHILE_ENV=production). wrk runs on the same 2 cores."
