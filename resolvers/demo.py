@@ -12,7 +12,7 @@ from models.account import AccountHolder
 from models.invitation import AccessPermission, AccessScope
 from models.item import TaskPriority
 from models.partner import MemberRole, Partner, PartnerMember
-from resolvers import auth, customers, inquiries, invitations, items, partners
+from resolvers import auth, customers, decisions, inquiries, invitations, items, partners
 from resolvers.actor import Actor
 from resolvers.customers import CustomerTarget
 from resolvers.passwords import hash_password
@@ -215,11 +215,11 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             },
         )
         if outcome == "connected":
-            await invitations.connect_customer(
+            await decisions.connect_customer(
                 owner, invitation.id, CustomerTarget(new_customer={})
             )
         elif outcome == "declined":
-            await invitations.decline_invitation(
+            await decisions.decline_invitation(
                 owner,
                 invitation.id,
                 "Thank you for thinking of us!\nWe are fully booked this year.",

@@ -1,4 +1,5 @@
-"""Access authorizations: send, list, connect to a customer, decline, withdraw, revoke.
+"""Access authorizations: send, list, withdraw, revoke; the partner's decisions on them (connect,
+decline) are in resolvers/decisions.py.
 
 Every decision is a conditional UPDATE from the state it leaves (PENDING, CONNECTED):
 of any number of concurrent callers exactly one changes the row, on SQLite and on
@@ -22,12 +23,9 @@ from tortoise.queryset import QuerySet
 
 import events
 from config import Settings
-from events.activity import Entry, record_activity, record_entries
-from mailers.outbox import queue_email
-from mailers.templates import INVITATION_CONNECTED, INVITATION_DECLINED
+from events.activity import record_activity
 from models.account import AccountHolder
 from models.activity import ActivityVerb
-from models.customer import Customer, CustomerSource
 from models.invitation import (
     LIVE_STATUSES,
     AccessInvitation,
@@ -37,13 +35,6 @@ from models.invitation import (
 )
 from models.outbox import EmailDelivery
 from resolvers.actor import Actor
-from resolvers.conditions import equals
-from resolvers.customers import (
-    CustomerTarget,
-    customer_created,
-    insert_customer,
-    prepare_target,
-)
 from resolvers.errors import (
     AlreadyProcessed,
     Conflict,
@@ -60,13 +51,11 @@ from resolvers.rate_limits import Limit, enforce
 from resolvers.read_rules import (
     INVITATIONS,
     PENDING_INVITATIONS,
-    fetch_selected,
     scoped,
     selected,
     tenant,
-    update_selected,
 )
-from resolvers.validation import Problems, clean_text, split_name
+from resolvers.validation import Problems, clean_text
 
 MESSAGE_MAX_LENGTH = 2000
 MY_INVITATIONS_LIMIT = 200
@@ -255,20 +244,6 @@ async def get_email_delivery(actor: Actor, email_id: int) -> EmailDelivery | Non
     return await scoped(EmailDelivery, actor).get_or_none(id=email_id)
 
 
-async def _require_decidable(actor: Actor, invitation_id: int) -> AccessInvitation:
-    """The partner's PENDING invitation with its account holder and partner, in one read;
-    NOT_FOUND, EXPIRED (recording the expiry it finds) or ALREADY_PROCESSED otherwise."""
-    actor.require_member()
-    found = await fetch_selected(
-        AccessInvitation, actor, equals(id=invitation_id), related=("account", "partner")
-    )
-    if not found:
-        raise NotFound("Invitation", INVITATION_PATH)
-    invitation = found[0]
-    await _require_pending(invitation)
-    return invitation
-
-
 async def _require_own_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
     actor.require_account()
     invitation = await get_invitation(actor, invitation_id)
@@ -277,17 +252,17 @@ async def _require_own_invitation(actor: Actor, invitation_id: int) -> AccessInv
     return invitation
 
 
-async def _require_pending(invitation: AccessInvitation) -> None:
+async def require_pending(invitation: AccessInvitation) -> None:
     """Raise unless the invitation can still be decided; an overdue one is recorded as
     EXPIRED first (a decision is a state change, so it applies the expiry it finds)."""
     if effective_status(invitation) == InvitationStatus.PENDING:
         return
     if invitation.status == InvitationStatus.PENDING:
         await expire_overdue(AccessInvitation.filter(id=invitation.id))
-    raise _not_pending(invitation)
+    raise not_pending(invitation)
 
 
-def _not_pending(invitation: AccessInvitation) -> DomainError:
+def not_pending(invitation: AccessInvitation) -> DomainError:
     status = effective_status(invitation)
     if status == InvitationStatus.EXPIRED:
         return Expired(
@@ -298,164 +273,10 @@ def _not_pending(invitation: AccessInvitation) -> DomainError:
     )
 
 
-async def _decide(actor: Actor, invitation: AccessInvitation, **changes: Any) -> None:
-    """Take the decision on a PENDING authorization, or raise: exactly one caller wins."""
-    won = await update_selected(
-        AccessInvitation, actor, (*PENDING_INVITATIONS, *equals(id=invitation.id)), changes
-    )
-    if not won:
-        raise _not_pending(await AccessInvitation.get(id=invitation.id))
-
-
-def _customer_taken() -> Conflict:
-    return Conflict(
-        "This customer is already connected to another account.",
-        ("target", "existingCustomerId"),
-    )
-
-
-def _account_fields(account: AccountHolder) -> dict[str, Any]:
-    first_name, last_name = split_name(account.name)
-    return {
-        "first_name": first_name,
-        "last_name": last_name,
-        "email": account.email,
-        "phone": account.phone,
-        "company_name": account.company_name,
-        "language": account.language,
-    }
-
-
-async def connect_customer(
-    actor: Actor, invitation_id: int, target: CustomerTarget
-) -> tuple[AccessInvitation, Customer]:
-    """Accept a PENDING authorization: link it to a new (source INVITATION) or existing customer."""
-    member = actor.require_member()
-    invitation = await _require_decidable(actor, invitation_id)
-    account, partner = invitation.account, invitation.partner
-    existing, values = await prepare_target(actor, target, _account_fields(account))
-
-    now = datetime.now(UTC)
-    async with events.transaction():
-        # Decide first: a loser stops here and rolls back before creating anything.
-        try:
-            await _decide(
-                actor,
-                invitation,
-                status=InvitationStatus.CONNECTED,
-                decided_at=now,
-                decided_by_id=member.id,
-                customer_id=existing.id if existing else None,
-            )
-        except IntegrityError:
-            # One CONNECTED authorization per customer (the partial unique index of
-            # migration 0004 decides, also between concurrent connects). Raising here rolls
-            # everything back.
-            raise _customer_taken() from None
-        entries = []
-        if existing is not None:
-            customer = existing
-        else:
-            customer = await insert_customer(member.partner_id, values, CustomerSource.INVITATION)
-            await AccessInvitation.filter(id=invitation.id).update(customer_id=customer.id)
-            entries.append(
-                customer_created(customer, "Customer {name} created from an access authorization")
-            )
-        await queue_email(
-            template=INVITATION_CONNECTED,
-            language=account.language,
-            to_address=account.email,
-            to_name=account.name,
-            values={"recipient": account.name, "partner": partner.display_name},
-            partner_id=partner.id,
-        )
-        entries.append(
-            Entry(
-                ActivityVerb.INVITATION_CONNECTED,
-                f"Access authorization from {account.name} connected to customer"
-                f" {customer.display_name}",
-                customer_id=customer.id,
-                subject=("AccessInvitation", invitation.id),
-            )
-        )
-        await record_entries(member.partner_id, entries, actor=actor)
-    # What the decision wrote, without reading the row back.
-    invitation.status = InvitationStatus.CONNECTED
-    invitation.decided_at = now
-    invitation.decided_by_id = member.id
-    invitation.customer_id = customer.id
-    return invitation, customer
-
-
-def clean_personal_message(problems: Problems, value: str | None) -> str | None:
-    """Plain text of at most 2,000 characters; no control characters but line breaks."""
-    message = clean_text(
-        problems,
-        "personalMessage",
-        value,
-        max_length=MESSAGE_MAX_LENGTH,
-        multiline=True,
-        label="Personal message",
-    )
-    if message is not None and "\t" in message:
-        problems.add("personalMessage", "Personal message contains control characters.")
-        return None
-    return message.replace("\r", "\n") if message else message
-
-
-async def decline_invitation(
-    actor: Actor, invitation_id: int, personal_message: str | None
-) -> tuple[AccessInvitation, EmailDelivery]:
-    """Reject a PENDING authorization and queue the decline e-mail in the same transaction."""
-    member = actor.require_member()
-    problems = Problems()
-    message = clean_personal_message(problems, personal_message)
-    problems.raise_if_any()
-    invitation = await _require_decidable(actor, invitation_id)
-    account, partner = invitation.account, invitation.partner
-
-    now = datetime.now(UTC)
-    async with events.transaction():
-        # The e-mail first, so that the decision can point at it; a loser's e-mail rolls back
-        # with the rest.
-        email = await queue_email(
-            template=INVITATION_DECLINED,
-            language=account.language,
-            to_address=account.email,
-            to_name=account.name,
-            values={"recipient": account.name, "partner": partner.display_name, "message": message},
-            partner_id=partner.id,
-        )
-        await _decide(
-            actor,
-            invitation,
-            status=InvitationStatus.DECLINED,
-            decided_at=now,
-            decided_by_id=member.id,
-            decline_message=message,
-            decline_email_id=email.id,
-        )
-        await record_activity(
-            member.partner_id,
-            ActivityVerb.INVITATION_DECLINED,
-            f"Access authorization from {account.name} declined",
-            actor=actor,
-            subject=("AccessInvitation", invitation.id),
-        )
-    # What the decision wrote, without reading the row back.
-    invitation.status = InvitationStatus.DECLINED
-    invitation.decided_at = now
-    invitation.decided_by_id = member.id
-    if message is not None:  # a PENDING invitation has none yet
-        invitation.decline_message = message
-    invitation.decline_email_id = email.id
-    return invitation, email
-
-
 async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitation:
     """The account holder takes back an authorization the partner has not decided yet."""
     invitation = await _require_own_invitation(actor, invitation_id)
-    await _require_pending(invitation)
+    await require_pending(invitation)
     now = datetime.now(UTC)
     async with events.transaction():
         won = (
@@ -464,7 +285,7 @@ async def withdraw_invitation(actor: Actor, invitation_id: int) -> AccessInvitat
             .update(status=InvitationStatus.WITHDRAWN, closed_at=now)
         )
         if not won:
-            raise _not_pending(await AccessInvitation.get(id=invitation.id))
+            raise not_pending(await AccessInvitation.get(id=invitation.id))
         await record_activity(
             invitation.partner_id,
             ActivityVerb.INVITATION_WITHDRAWN,

@@ -12,7 +12,7 @@ from models.invitation import AccessInvitation as AccessInvitationModel
 from models.invitation import AccessPermission, AccessScope, InvitationStatus
 from models.outbox import EmailDelivery as EmailDeliveryModel
 from models.outbox import EmailStatus
-from resolvers import invitations
+from resolvers import decisions, invitations
 from resolvers.pagination import Page
 from schema.auth import AccountHolder
 from schema.context import Info
@@ -414,7 +414,7 @@ class InvitationMutation:
             strawberry.argument(description="The authorization and the customer."),
         ],
     ) -> InvitationPayload:
-        invitation, customer = await invitations.connect_customer(
+        invitation, customer = await decisions.connect_customer(
             info.context.actor,
             invitation_pk(input.invitation_id),
             customer_target(input.target),
@@ -432,7 +432,7 @@ class InvitationMutation:
             strawberry.argument(description="The authorization and the message."),
         ],
     ) -> DeclineInvitationPayload:
-        invitation, email = await invitations.decline_invitation(
+        invitation, email = await decisions.decline_invitation(
             info.context.actor, invitation_pk(input.invitation_id), input.personal_message
         )
         return DeclineInvitationPayload(

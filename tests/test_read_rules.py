@@ -13,14 +13,25 @@ from resolvers.conditions import NOW, AllOf, AnyOf, Compare, Contains, IsNull, O
 from resolvers.read_rules import READ_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
-PRODUCT_PACKAGES = ("schema", "resolvers", "mailers", "events", "models")
+PRODUCT_PACKAGES = ("schema", "resolvers", "mailers", "events", "models", "webhooks", "telemetry")
+PRODUCT_MODULES = ("app.py", "endpoints.py", "config.py")
 THE_ONE_PLACE = ROOT / "resolvers" / "read_rules.py"
+# Reads no actor makes: the webhook worker and the outbox act for the partner whose row they
+# hold (an endpoint's owners, the endpoints an event of that partner goes to). They sit
+# below resolvers/ (imports run down the layers), so they can't call `scoped`; each is named
+# here, and any other hand-written tenant filter fails the test.
+SYSTEM_SIDE = {
+    "webhooks/endpoints.py filter(partner_id=...)",  # the owners told of a disabled endpoint
+    "webhooks/outbox.py SQL '\" AS endpoint WHERE endpoint.partner_id = \"'",  # has_endpoints_sql
+    "webhooks/outbox.py filter(partner_id=...)",  # _targets: the endpoints an event goes to
+}
 FILTERING_CALLS = {"filter", "get", "get_or_none", "exclude", "exists", "Q", "count"}
 TENANT_SQL = re.compile(r"\bpartner_id\s*(=|IN\b)", re.IGNORECASE)
 
 
 def _product_files() -> list[Path]:
     files = [path for package in PRODUCT_PACKAGES for path in (ROOT / package).rglob("*.py")]
+    files += [ROOT / module for module in PRODUCT_MODULES]
     return [path for path in files if "migrations" not in path.parts and path != THE_ONE_PLACE]
 
 
@@ -47,7 +58,10 @@ def _tenant_filters(path: Path) -> list[str]:
 
 def test_no_module_but_the_read_rules_filters_on_partner_id_by_hand() -> None:
     hand_written = [place for path in _product_files() for place in _tenant_filters(path)]
-    assert hand_written == []
+    # Line numbers apart, so that moving code doesn't break the test but adding a filter does.
+    assert sorted(re.sub(r":\d+ ", " ", place, count=1) for place in hand_written) == sorted(
+        SYSTEM_SIDE
+    )
 
 
 def test_the_grep_would_catch_a_hand_written_tenant_filter(tmp_path: Path) -> None:
