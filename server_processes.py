@@ -188,6 +188,7 @@ class Supervisor:
                 )
                 worker.forget()
                 self.workers[index] = Worker(self.settings, self.listener, index + 1)
+                announced = False  # again once the replacement serves
             if not announced and all(worker.started for worker in self.workers):
                 announced = True
                 log.info(
