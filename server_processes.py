@@ -1,22 +1,28 @@
 """`partnerdesk serve --workers N`: N server processes answering on one port.
 
 app.py migrates the database and seeds the demo first, once, in this (the parent) process.
-`serve_in_processes` then binds the listening socket and starts N workers, each a fresh
-interpreter ("spawn": no event loop, database pool or Redis connection is inherited) running
-the GracefulServer of a single-process `serve` on the inherited socket. The parent serves
-nothing; it supervises.
+`serve_in_processes` then starts N workers, each a fresh interpreter ("spawn": no event loop,
+database pool or Redis connection is inherited) running the GracefulServer of a
+single-process `serve`. The parent serves nothing; it supervises.
 
-Why one socket bound by the parent rather than SO_REUSEPORT (a socket per worker): a second
-`serve` started by mistake on the same port fails with "address already in use" instead of
-quietly taking a share of the connections, and a new connection goes to whichever worker
-accepts first, an idle one more likely than a busy one (SO_REUSEPORT hashes each connection to
-a socket, busy or not). wrk's 16 keep-alive connections split 8/8 or 9/7.
+One port, a listening socket per worker (SO_REUSEPORT), rather than one socket the parent
+binds and every worker accepts from (what uvicorn and gunicorn do by default): Linux hands
+each new connection to one of the sockets by a hash of its addresses, so a burst of
+connections is spread over the workers. From a shared socket, the worker that wakes first
+takes every connection waiting (asyncio and libuv accept until none is left): wrk's 16
+keep-alive connections, opened at once, all went to one of two workers in 2 of 8 tries on a
+busy 2-core machine, and a benchmark run measured one worker (16/0); with SO_REUSEPORT the
+worst of 8 was 11/5. Since any process of the same user may join a SO_REUSEPORT port, the
+parent first binds the port plainly (taken: it fails as a single `serve` does, "address
+already in use") and then keeps a SO_REUSEPORT socket bound, not listening, until it exits,
+which keeps every other program's plain bind out. Where the kernel does not balance
+SO_REUSEPORT (not Linux) the workers share one socket the parent listens on.
 
 Why not uvicorn's own supervisor (`uvicorn.run(..., workers=N)`, supervisors.Multiprocess):
 its workers run a plain uvicorn.Server (not GracefulServer: a worker ends "killed by
-SIGTERM"), the application must be an import string rebuilt from the environment in each
-worker, the parent exits 0 when a worker could not start, and workers outlive a parent that
-was killed. This supervisor keeps uvicorn's policy otherwise:
+SIGTERM"), share one socket, need the application as an import string rebuilt from the
+environment in each worker, and outlive a parent that was killed; its parent exits 0 when a
+worker could not start. This supervisor keeps uvicorn's policy otherwise:
 
 - SIGTERM or SIGINT: every worker gets SIGTERM and ends as a single `serve` does (in-flight
   requests finish, websockets close with 1012, lifespan shutdown); the parent exits 0 when
@@ -42,6 +48,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -55,6 +62,8 @@ from config import Settings
 
 log = logging.getLogger("partnerdesk.serve")
 SPAWN = multiprocessing.get_context("spawn")
+# Linux spreads a port's connections over the sockets listening on it with SO_REUSEPORT.
+REUSE_PORT = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
 STARTUP_FAILURE = 3  # uvicorn's exit status for a server that could not start
 # After the workers' own grace period, how long the parent waits before it kills one.
 STOP_MARGIN_SECONDS = 10.0
@@ -67,7 +76,7 @@ def serve_in_processes(settings: Settings) -> int:
     """Serve with `settings.workers` processes on one port until SIGTERM or SIGINT; the exit
     status (0: every worker ended cleanly)."""
     try:
-        listener = _listen(settings.host, settings.port)
+        port = _claim_port(settings.host, settings.port)
     except OSError as error:
         log.error("cannot listen on %s:%s: %s", settings.host, settings.port, error)
         return STARTUP_FAILURE
@@ -75,34 +84,51 @@ def serve_in_processes(settings: Settings) -> int:
     # Read by prometheus_client when each worker imports it (telemetry/metrics.py).
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        return Supervisor(settings, listener).run()
+        return Supervisor(settings, shared=None if REUSE_PORT else port).run()
     finally:
-        listener.close()
+        port.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket every worker accepts from; listening already, so connections made
-    while the workers start wait in the backlog instead of being refused."""
+def _bound_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
+    bound = socket.socket(family, socket.SOCK_STREAM)
     try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host.strip("[]"), port))
-        listener.listen(BACKLOG)
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        bound.bind((host.strip("[]"), port))
     except OSError:
-        listener.close()
+        bound.close()
         raise
-    return listener
+    return bound
+
+
+def _claim_port(host: str, port: int) -> socket.socket:
+    """The parent's hold on the port until it exits: with REUSE_PORT a SO_REUSEPORT socket,
+    bound but not listening, after a plain bind showed the port free; otherwise the one
+    socket every worker accepts from, listening already (connections made while the workers
+    start wait in its backlog)."""
+    if not REUSE_PORT:
+        shared = _bound_socket(host, port, reuse_port=False)
+        shared.listen(BACKLOG)
+        return shared
+    _bound_socket(host, port, reuse_port=False).close()  # in use: OSError, as `serve` says
+    return _bound_socket(host, port, reuse_port=True)
+
+
+def worker_socket(settings: Settings) -> socket.socket:
+    """A worker's own listening socket on the port (uvicorn listens on it)."""
+    return _bound_socket(settings.host, settings.port, reuse_port=True)
 
 
 class Worker:
     """One server process, and the parent's end of the pipe it reports its start on."""
 
-    def __init__(self, settings: Settings, listener: socket.socket, number: int) -> None:
+    def __init__(self, settings: Settings, shared: socket.socket | None, number: int) -> None:
         self.channel, child_end = SPAWN.Pipe()
         self.process = SPAWN.Process(
-            target=serve_one, args=(settings, listener, child_end), name=f"partnerdesk-{number}"
+            target=serve_one, args=(settings, shared, child_end), name=f"partnerdesk-{number}"
         )
         self.process.start()
         child_end.close()  # the worker has its own copy
@@ -134,9 +160,9 @@ class Worker:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, listener: socket.socket) -> None:
+    def __init__(self, settings: Settings, shared: socket.socket | None) -> None:
         self.settings = settings
-        self.listener = listener
+        self.shared = shared  # the socket every worker accepts from, or None: one each
         self.workers: list[Worker] = []
         self.signals: list[int] = []
 
@@ -145,7 +171,7 @@ class Supervisor:
         previous = {signum: signal.signal(signum, self._on_signal) for signum in handled}
         try:
             self.workers = [
-                Worker(self.settings, self.listener, number)
+                Worker(self.settings, self.shared, number)
                 for number in range(1, self.settings.workers + 1)
             ]
             status = self._supervise()
@@ -187,7 +213,7 @@ class Supervisor:
                     worker.process.exitcode,
                 )
                 worker.forget()
-                self.workers[index] = Worker(self.settings, self.listener, index + 1)
+                self.workers[index] = Worker(self.settings, self.shared, index + 1)
                 announced = False  # again once the replacement serves
             if not announced and all(worker.started for worker in self.workers):
                 announced = True
@@ -237,9 +263,9 @@ class WorkerServer(GracefulServer):
             self.parent.send(STARTED)
 
 
-def serve_one(settings: Settings, listener: socket.socket, parent: Connection) -> None:
-    """A worker process: serve on `listener` as a single `partnerdesk serve` does, until
-    SIGTERM, SIGINT or the end of the parent."""
+def serve_one(settings: Settings, shared: socket.socket | None, parent: Connection) -> None:
+    """A worker process: serve on the port (its own socket, or the `shared` one) as a single
+    `partnerdesk serve` does, until SIGTERM, SIGINT or the end of the parent."""
     from telemetry import tracing
     from telemetry.logs import configure_logging
 
@@ -247,7 +273,7 @@ def serve_one(settings: Settings, listener: socket.socket, parent: Connection) -
     tracing.configure_from_environment()
     server = WorkerServer(server_config(settings, create_app(settings)), parent)
     threading.Thread(target=_end_with_parent, args=(parent,), daemon=True).start()
-    server.run(sockets=[listener])
+    server.run(sockets=[shared or worker_socket(settings)])
 
 
 def _end_with_parent(parent: Connection) -> None:

@@ -307,6 +307,20 @@ def test_metrics_add_up_every_process_whichever_answers_the_scrape(server: Serve
 
 @pytest.mark.postgres_only
 @needs_redis
+def test_a_second_server_on_the_same_port_is_refused(
+    server: ServerProcess, environment: dict[str, str]
+) -> None:
+    # given: a server with two processes, each with its own SO_REUSEPORT socket on the port
+    # when: another `serve --workers 2` is started on that port
+    second = partnerdesk(["serve"], {**server.environment(), **environment})
+    # then: it cannot listen there (it does not quietly take a share of the connections)
+    assert second.returncode == 3, second.stderr
+    assert f"cannot listen on 127.0.0.1:{server.port}" in second.stderr
+    assert "Address already in use" in second.stderr
+
+
+@pytest.mark.postgres_only
+@needs_redis
 def test_a_process_that_dies_is_replaced_while_the_other_serves(server: ServerProcess) -> None:
     # given: two serving processes
     before = server_processes(server)
