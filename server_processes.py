@@ -196,8 +196,8 @@ class Supervisor:
             self._wait()
             for index, worker in enumerate(self.workers):
                 worker.check_started()
-                if worker.process.is_alive():
-                    continue
+                if worker.process.is_alive() or self.signals:
+                    continue  # (a signal to the whole group, e.g. Ctrl+C, also ends workers)
                 worker.process.join()
                 if not worker.started:
                     log.error(
