@@ -311,6 +311,29 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else 0.0
 
 
+def _ceilings(one: list[Run], cores: int) -> str:
+    """What the CPU cost per request allows: the machine's ceiling against one process's."""
+    server, postgres, wrk = (
+        _median([run.per_request_ms(getattr(run, part)) for run in one])
+        for part in ("server", "postgres", "wrk")
+    )
+    machine_ceiling = cores * 1000 / (server + postgres + wrk)
+    process_ceiling = 1000 / server
+    verdict = (
+        "PostgreSQL and the server use up the cores before one server process is busy, so a "
+        "second process cannot add much here; it pays where the cores outnumber what "
+        "PostgreSQL and one process need (or PostgreSQL has a machine of its own)"
+        if machine_ceiling < process_ceiling
+        else "one server process runs out of its core first, so a second one has room to add"
+    )
+    return (
+        f"At what one process's runs cost per request (server {server:.2f} + PostgreSQL "
+        f"{postgres:.2f} + wrk {wrk:.2f} ms of CPU), {cores} cores answer at most "
+        f"~{machine_ceiling:,.0f} req/s with nothing else running, while one server process "
+        f"would fill its core at ~{process_ceiling:,.0f} req/s: {verdict}."
+    )
+
+
 def _split(run: Run) -> str:
     """ "9/7 (55%/45%)": wrk's connections on each serving process, and its CPU share."""
     connections = "/".join(str(count) for count in run.connections) or "—"
@@ -370,6 +393,8 @@ def section(runs: list[Run], options: Options, when: datetime) -> str:
             f"2 processes / 1: **{_median(ratios):.2f}x** req/s (median of the rounds' ratios: "
             f"{', '.join(f'{r:.2f}' for r in ratios)}). 1-minute load average during the runs: "
             f"{min(loads):.1f}-{max(loads):.1f} on {env['cores']} cores.",
+            "",
+            _ceilings(one, int(env["cores"] or 1)),
         ]
     problems = [run for run in runs if not run.result.clean]
     if problems:
@@ -381,8 +406,8 @@ def section(runs: list[Run], options: Options, when: datetime) -> str:
         "server's own pooled connections (found by their client ports), so other work on the "
         "same PostgreSQL is not counted. wrk: the finished wrk run. Everything else: the "
         "machine's busy time (/proc/stat) less those three; other work on the machine, and "
-        "the kernel's share of the loopback traffic. The kernel hands each new connection to "
-        "whichever worker accepts it first (server_processes.py).",
+        "the kernel's share of the loopback traffic. Linux spreads new connections over the "
+        "workers' SO_REUSEPORT sockets by a hash of their addresses (server_processes.py).",
         "",
         "<details><summary>Every measured run</summary>",
         "",
