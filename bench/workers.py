@@ -43,6 +43,7 @@ from bench.queries import WORKLOADS
 from bench.report import machine, replace_section
 from bench.rotation import ROTATING, body_parts
 from bench.soak_services import PrivateRedis
+from bench.timing import cpu_busy
 
 BENCH_DIR = Path(__file__).resolve().parent
 SECTION = "workers"
@@ -77,6 +78,7 @@ class Run:
     wrk: float
     machine: float  # every core of the machine, busy (not idle, not waiting for I/O)
     load: tuple[float, float]  # 1-minute load average before and after
+    idle_busy: float  # share of the machine busy just before, the servers idle: others' work
 
     @property
     def rest(self) -> float:
@@ -203,6 +205,7 @@ async def timed_run(
 ) -> Run:
     url = server.base_url + "/graphql"
     await asyncio.sleep(1)  # the last run's in-flight requests finish first
+    idle_busy = await cpu_busy()
     if options.warmup:
         await load.run_wrk(url, script, options.warmup, CONNECTIONS, offset(round_index, "warm-up"))
     assert server.process is not None
@@ -238,6 +241,7 @@ async def timed_run(
         wrk=wrk,
         machine=machine_busy,
         load=(load_before, os.getloadavg()[0]),
+        idle_busy=idle_busy,
     )
 
 
@@ -391,8 +395,10 @@ def section(runs: list[Run], options: Options, when: datetime) -> str:
         lines += [
             "",
             f"2 processes / 1: **{_median(ratios):.2f}x** req/s (median of the rounds' ratios: "
-            f"{', '.join(f'{r:.2f}' for r in ratios)}). 1-minute load average during the runs: "
-            f"{min(loads):.1f}-{max(loads):.1f} on {env['cores']} cores.",
+            f"{', '.join(f'{r:.2f}' for r in ratios)}). Other work kept the machine "
+            f"{_median([run.idle_busy for run in runs]):.0%} busy (median) just before the "
+            "runs, with the servers idle; the 1-minute load average during the runs, theirs "
+            f"included, was {min(loads):.1f}-{max(loads):.1f} on {env['cores']} cores.",
             "",
             _ceilings(one, int(env["cores"] or 1)),
         ]
@@ -412,15 +418,15 @@ def section(runs: list[Run], options: Options, when: datetime) -> str:
         "<details><summary>Every measured run</summary>",
         "",
         "| round | processes | req/s | p50 ms | p99 ms | cores: server / PostgreSQL / wrk / "
-        "everything else | load average before, after |",
-        "|--:|--:|--:|--:|--:|--|--|",
+        "everything else | busy before (others) | load average before, after |",
+        "|--:|--:|--:|--:|--:|--|--:|--|",
     ]
     for run in runs:
         lines.append(
             f"| {run.round + 1} | {run.processes} | {run.result.rps:,.0f} "
             f"| {run.result.p50_ms:.1f} | {run.result.p99_ms:.1f} "
             f"| {' / '.join(f'{run.cores(part):.2f}' for part in _PARTS)} "
-            f"| {run.load[0]:.1f}, {run.load[1]:.1f} |"
+            f"| {run.idle_busy:.0%} | {run.load[0]:.1f}, {run.load[1]:.1f} |"
         )
     lines += ["", "</details>", SECTION_END]
     return "\n".join(lines)
