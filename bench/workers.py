@@ -394,8 +394,11 @@ def section(runs: list[Run], options: Options, when: datetime) -> str:
         loads = [value for run in runs for value in run.load]
         lines += [
             "",
-            f"2 processes / 1: **{_median(ratios):.2f}x** req/s (median of the rounds' ratios: "
-            f"{', '.join(f'{r:.2f}' for r in ratios)}). Other work kept the machine "
+            f"2 processes / 1: **{_median(ratios):.2f}x** req/s, the median of the rounds' "
+            f"ratios ({', '.join(f'{r:.2f}' for r in ratios)}; each compares runs seconds "
+            "apart, as the load from other work drifts); the medians' ratio is "
+            f"{_median([r.result.rps for r in two]) / _median([r.result.rps for r in one]):.2f}x. "
+            "Other work kept the machine "
             f"{_median([run.idle_busy for run in runs]):.0%} busy (median) just before the "
             "runs, with the servers idle; the 1-minute load average during the runs, theirs "
             f"included, was {min(loads):.1f}-{max(loads):.1f} on {env['cores']} cores.",
