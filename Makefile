@@ -92,11 +92,20 @@ static/node_modules/.package-lock.json: static/package.json static/package-lock.
 
 # PartnerDesk vs an asyncpg reference (four fair variants) vs PostGraphile v5 on a seeded
 # PostgreSQL database (partnerdesk_bench), every workload with fixed and with rotating
-# variables and tokens; about 40 minutes on a quiet machine, results in bench/RESULTS.md.
+# variables and tokens, then Q2 with 1 and 2 server processes (with redis-server); about 45
+# minutes on a quiet machine, results in bench/RESULTS.md.
 # BENCH_ARGS=--quick: smoke run (bench/RESULTS-quick.md).
 bench: setup bench/peer/node_modules/.package-lock.json
 	@command -v wrk >/dev/null 2>&1 || { echo "make: wrk is required (apt-get install -y wrk)"; exit 1; }
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Only the last step of `make bench`: Q2 rotating on `partnerdesk serve --workers 1` and
+# `--workers 2` (its section of bench/RESULTS.md). WORKERS_ARGS=--quick: one round of 3 s.
+.PHONY: bench-workers
+bench-workers: setup
+	@command -v wrk >/dev/null 2>&1 || { echo "make: wrk is required (apt-get install -y wrk)"; exit 1; }
+	@command -v redis-server >/dev/null 2>&1 || { echo "make: redis-server is required (apt-get install -y redis-server)"; exit 1; }
+	$(BIN)/python -m bench.workers $(WORKERS_ARGS)
 
 # Ten minutes of mixed load on two `partnerdesk serve` processes with PostgreSQL, a private
 # Redis, 500 subscriptions and the mail worker; checks and curves in bench/SOAK.md.

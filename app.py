@@ -32,7 +32,7 @@ import endpoints
 from config import ConfigError, Settings
 from events import create_broker, use_broker
 from mailers.worker import DeliveryWorker
-from models.database import migrate_database
+from models.database import migrate_database, pool_usage
 from resolvers.housekeeping import Housekeeping
 from resolvers.imports import stop_running_imports
 from resolvers.passwords import use_profile
@@ -42,7 +42,7 @@ from schema.downloads import download
 from schema.http import GraphQLOverHTTP
 from schema.pipeline import Pipeline
 from schema.websocket import GraphQLWebSocket
-from telemetry import tracing
+from telemetry import metrics, tracing
 from telemetry.logs import configure_logging
 from webhooks.worker import WebhookWorker
 
@@ -100,9 +100,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 webhook_worker.start()
             housekeeping = Housekeeping(settings=settings)
             housekeeping.start()
+            pool_gauges = (
+                asyncio.create_task(metrics.record_pool_periodically(pool_usage))
+                if metrics.MULTIPROCESS
+                else None
+            )
             try:
                 yield
             finally:
+                if pool_gauges:
+                    pool_gauges.cancel()
                 await stop_running_imports()
                 await housekeeping.stop()
                 if worker:
@@ -157,18 +164,10 @@ def _seed_demo(settings: Settings) -> None:
     )
 
 
-def _serve(settings: Settings, demo: bool) -> None:
-    base = f"http://{settings.host}:{settings.port}"
-    print(f"PartnerDesk on {base}", flush=True)
-    print(f"  GraphiQL   {base}/graphql", flush=True)
-    print(f"  Dashboard  {base}/dashboard", flush=True)
-    if settings.dev_mailbox:
-        print(f"  E-mails    {base}/dev/mail  (no PARTNERDESK_SMTP_HOST: kept here)", flush=True)
-    asyncio.run(migrate_database(settings.database_url))
-    if demo:
-        _seed_demo(settings)
-    config = uvicorn.Config(
-        create_app(settings),
+def server_config(settings: Settings, app: Starlette) -> uvicorn.Config:
+    """uvicorn's settings for one server process (`serve` runs one, or --workers of them)."""
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         # PartnerDesk logs each operation itself (telemetry/), one line each; uvicorn's
@@ -182,7 +181,28 @@ def _serve(settings: Settings, demo: bool) -> None:
         proxy_headers=False,
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
-    GracefulServer(config).run()
+
+
+def _serve(settings: Settings, demo: bool) -> int:
+    """Migrate and seed once, here, then serve: in this process, or in `settings.workers`
+    server processes on the same port (server_processes.py); the exit status."""
+    base = f"http://{settings.host}:{settings.port}"
+    print(f"PartnerDesk on {base}", flush=True)
+    print(f"  GraphiQL   {base}/graphql", flush=True)
+    print(f"  Dashboard  {base}/dashboard", flush=True)
+    if settings.dev_mailbox:
+        print(f"  E-mails    {base}/dev/mail  (no PARTNERDESK_SMTP_HOST: kept here)", flush=True)
+    if settings.workers > 1:
+        print(f"  Processes  {settings.workers} (events and rate limits over Redis)", flush=True)
+    asyncio.run(migrate_database(settings.database_url))
+    if demo:
+        _seed_demo(settings)
+    if settings.workers > 1:
+        from server_processes import serve_in_processes
+
+        return serve_in_processes(settings)
+    GracefulServer(server_config(settings, create_app(settings))).run()
+    return 0
 
 
 class GracefulServer(uvicorn.Server):
@@ -277,6 +297,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="seed demo data into an empty database and print the logins",
     )
+    serve.add_argument(
+        "--workers",
+        metavar="N",
+        help="server processes on the one port (default: PARTNERDESK_WORKERS, 1); "
+        "more than one needs PARTNERDESK_REDIS_URL",
+    )
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser(
         "seed-demo", help="seed demo data into an empty database and print the logins"
@@ -299,9 +325,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_format)
+        if args.command == "serve" and args.workers is not None:
+            settings = settings.with_option("workers", args.workers, "--workers")
         if args.command in {"serve", "worker"}:
             settings.check_for_serving(
-                delivers_mail=args.command == "worker" or settings.mail_worker
+                delivers_mail=args.command == "worker" or settings.mail_worker,
+                serves_http=args.command == "serve",
             )
             tracing.configure_from_environment()
     except ConfigError as error:
@@ -317,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(migrate_database(settings.database_url))
         _seed_demo(settings)
     elif args.command == "serve":
-        _serve(settings, args.demo)
+        return _serve(settings, args.demo)
     elif args.command == "worker":
         asyncio.run(_with_database(settings, functools.partial(_work, settings)))
     elif args.command == "webhooks":

@@ -9,11 +9,14 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite://partnerdesk.sqlite3"
+# Server processes one `partnerdesk serve` may run: past the cores there is nothing to gain, and
+# each process keeps its own database pool (PostgreSQL allows 100 connections by default).
+MAX_WORKERS = 64
 
 # Every Tortoise model module, in dependency order. Migrations live in models/migrations.
 MODEL_MODULES = [
@@ -275,6 +278,9 @@ class Settings:
     trusted_documents_only: bool = _setting("false", _boolean)
     # SIGTERM: how long in-flight HTTP requests may take to finish before they are cancelled.
     shutdown_grace_seconds: int = _setting("20", _int_between(0, 3600))
+    # Server processes of `partnerdesk serve` on its one port (server_processes.py); more than
+    # one needs Redis (check_for_serving). Each has its own database pool.
+    workers: int = _setting("1", _int_between(1, MAX_WORKERS))
 
     # Identity (issue 12): where the links in e-mails point, and how long their tokens live.
     public_url: str = _setting("http://127.0.0.1:8000", _public_url)
@@ -323,9 +329,27 @@ class Settings:
                 raise ConfigError(f"{name}={raw!r} is invalid: {error}") from None
         return cls(**values)
 
-    def check_for_serving(self, delivers_mail: bool) -> None:
+    def with_option(self, name: str, raw: str, option: str) -> Settings:
+        """These settings with `name` taken from a command-line option, parsed and checked as
+        its PARTNERDESK_* variable would be (ConfigError naming the option)."""
+        parse = next(setting for setting in fields(self) if setting.name == name).metadata["parse"]
+        try:
+            value = parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"{option}={raw!r} is invalid: {error}") from None
+        return replace(self, **{name: value})
+
+    def check_for_serving(self, delivers_mail: bool, serves_http: bool = False) -> None:
         """ConfigError for settings that are each valid but cannot serve together: production
-        delivering e-mail without an SMTP host, trusted documents only without a manifest."""
+        delivering e-mail without an SMTP host, trusted documents only without a manifest,
+        several server processes without Redis."""
+        if serves_http and self.workers > 1 and self.redis_url is None:
+            # In-process events and rate limits would split: a subscriber on one process would
+            # miss the events of mutations served by another, and each would count its own tries.
+            raise ConfigError(
+                f"{self.workers} server processes (--workers / PARTNERDESK_WORKERS) need "
+                "PARTNERDESK_REDIS_URL: events and rate limits are shared over Redis"
+            )
         if delivers_mail and self.smtp_host is None and self.production:
             raise ConfigError(
                 "PARTNERDESK_SMTP_HOST is not set: production needs a mail server "

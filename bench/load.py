@@ -23,6 +23,7 @@ or a body with a GraphQL error "message") — any of those fails the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -165,6 +166,45 @@ def postgres_cpu_seconds() -> dict[int, float]:
                 found[int(entry.name)] = process_cpu_seconds(int(entry.name))
         except (OSError, ValueError, IndexError):
             continue  # ended meanwhile, or not ours to read
+    return found
+
+
+def child_processes(parent: int) -> dict[int, bytes]:
+    """pid -> command line of each process whose parent is `parent`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == parent:
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue  # ended meanwhile
+    return found
+
+
+def tcp_connections(pids: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+    """pid -> (local port, remote port) of every established TCP connection the process holds
+    (/proc/net/tcp and tcp6 by socket inode, matched with the process's descriptors)."""
+    by_inode: dict[str, tuple[int, int]] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "01":  # ESTABLISHED
+                    ports = (
+                        int(fields[1].rsplit(":", 1)[1], 16),
+                        int(fields[2].rsplit(":", 1)[1], 16),
+                    )
+                    by_inode[f"socket:[{fields[9]}]"] = ports
+    found: dict[int, list[tuple[int, int]]] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    held = by_inode.get(os.readlink(descriptor))
+                    if held:
+                        found.setdefault(pid, []).append(held)
     return found
 
 

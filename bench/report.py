@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -15,6 +16,10 @@ from bench.queries import WORKLOADS
 from bench.results import Goal, Measured, issue7_goals, issue16_goals, percentile
 from bench.rotation import FIXED, ROTATING
 from bench.servers import ROOT
+
+# Sections other scripts write into the report (bench/import_export.py, bench/workers.py),
+# between "<!-- NAME: written by SCRIPT -->" and "<!-- /NAME -->"; `write` keeps them.
+OTHER_SECTION = re.compile(r"<!-- ([\w-]+): written by [^>]*-->.*?<!-- /\1 -->", re.DOTALL)
 
 MODE_TITLES = {
     ROTATING: "rotating (every request other variables and another member's token)",
@@ -386,7 +391,22 @@ def write(path: Path, measured: Measured) -> None:
     add("")
     _method(add, measured)
     _every_run(add, measured)
-    path.write_text("\n".join(lines) + "\n")
+    earlier = path.read_text(encoding="utf-8") if path.exists() else ""
+    for kept in OTHER_SECTION.finditer(earlier):
+        lines += ["", kept.group(0)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def replace_section(path: Path, start: str, end: str, text: str) -> None:
+    """Put `text` (from the `start` marker to the `end` one) in place of the report's section
+    between those markers, or after the rest when it has none yet."""
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    if start in current and end in current:
+        before, rest = current.split(start, 1)
+        current = before + text + rest.split(end, 1)[1]
+    else:
+        current = (current.rstrip("\n") + "\n\n" if current.strip() else "") + text + "\n"
+    path.write_text(current, encoding="utf-8")
 
 
 def _method(add: Any, measured: Measured) -> None:

@@ -13,7 +13,8 @@ PostGraphile with the same rows) — any difference stops the run before timing
 (bench/checks.py) — count SQL statements per request on the wire (bench/counting.py),
 measure the first request of never-seen documents (bench/cold.py), then time every
 workload in both modes with wrk in interleaved rounds (bench/timing.py) and write the
-report (bench/report.py).
+report (bench/report.py). Last, Q2 rotating on `partnerdesk serve` with 1 and 2 server
+processes (bench/workers.py, its own section of the report; needs redis-server).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -76,6 +78,7 @@ class Options:
     nice: int
     samples: int
     cold_count: int
+    workers: bool  # compare 1 and 2 server processes at the end (bench/workers.py)
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -106,6 +109,11 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         "--no-checks", action="store_true", help="skip the keyset and search checks"
     )
     parser.add_argument("--cold", type=int, help="never-seen Q2 documents per server (default 200)")
+    parser.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="skip Q2 with 1 and 2 server processes (bench/workers.py)",
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -163,6 +171,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         nice=args.nice,
         samples=8 if quick else 25,
         cold_count=args.cold if args.cold is not None else (40 if quick else 200),
+        workers=not (args.no_workers or args.sqlite) and "Q2" in workloads,
     )
 
 
@@ -346,7 +355,31 @@ async def run(options: Options) -> int:
     log(f"report written to {options.output}")
     if measured.problems:
         exit_code = 1
+    if options.workers:
+        exit_code = max(exit_code, await compare_workers(options, url))
     return exit_code
+
+
+async def compare_workers(options: Options, url: str) -> int:
+    """Q2 rotating with 1 and 2 server processes, into the report's own section."""
+    from bench import workers
+
+    if shutil.which("redis-server") is None:
+        log("skipping 1 vs 2 server processes (bench/workers.py): redis-server is not installed")
+        return 0
+    log("Q2 rotating with 1 and 2 server processes (bench/workers.py)...")
+    settings = options.settings
+    return await workers.run(
+        workers.Options(
+            rounds=settings.rounds,
+            seconds=settings.seconds,
+            warmup=settings.warmup,
+            output=options.output,
+            quick=options.quick,
+            extra_env=options.extra_env,
+        ),
+        url,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:

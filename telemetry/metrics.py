@@ -5,10 +5,18 @@ database pool are read when /metrics is scraped (`collect_at_scrape`), with a ch
 per outbox kind, so every instance reports the same queue whichever process delivers it.
 Label values are bounded: operation names through `OperationNames`, error codes and limits
 are the server's own.
+
+Under `partnerdesk serve --workers N` (server_processes.py sets PROMETHEUS_MULTIPROC_DIR
+before the workers import this) every metric is written to that directory, and a scrape,
+whichever worker answers it, reports the sum over the workers: counters and histograms
+added up, gauges of live processes added up (the outbox ones: the latest reading), and no
+process_* metrics (they would describe only the worker that answered).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,9 +30,16 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# Decided once, as prometheus_client decides where values live when it is imported.
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+# How often each of several server processes records its pool in the shared gauges.
+POOL_GAUGE_SECONDS = 5.0
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-ProcessCollector(registry=REGISTRY)  # CPU, memory, open files of this process
+if not MULTIPROCESS:
+    ProcessCollector(registry=REGISTRY)  # CPU, memory, open files of this process
 
 # Compiled reads answer in about a millisecond: the buckets start below that.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -57,22 +72,30 @@ RATE_LIMITED = Counter(
     registry=REGISTRY,
 )
 WEBSOCKETS = Gauge(
-    "partnerdesk_websockets_open", "Open graphql-transport-ws connections.", registry=REGISTRY
+    "partnerdesk_websockets_open",
+    "Open graphql-transport-ws connections.",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 SUBSCRIPTIONS = Gauge(
-    "partnerdesk_subscriptions_active", "Running subscription operations.", registry=REGISTRY
+    "partnerdesk_subscriptions_active",
+    "Running subscription operations.",
+    registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 OUTBOX_DEPTH = Gauge(
     "partnerdesk_outbox_queued",
     "Items waiting in an outbox (QUEUED), by kind; read from the database at scrape time.",
     ["kind"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 OUTBOX_AGE = Gauge(
     "partnerdesk_outbox_oldest_age_seconds",
     "Age of the oldest queued item of an outbox, by kind (0 when empty); at scrape time.",
     ["kind"],
     registry=REGISTRY,
+    multiprocess_mode="mostrecent",
 )
 DELIVERIES = Counter(
     "partnerdesk_email_deliveries",
@@ -84,11 +107,13 @@ DB_POOL_IN_USE = Gauge(
     "partnerdesk_db_pool_connections_in_use",
     "Database connections handed out right now (SQLite: its one connection, busy or not).",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 DB_POOL_SIZE = Gauge(
     "partnerdesk_db_pool_connections",
     "Database connections open in the pool.",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 
 
@@ -110,13 +135,30 @@ async def collect_at_scrape(
         state = await probe()
         OUTBOX_DEPTH.labels(kind).set(state.queued)
         OUTBOX_AGE.labels(kind).set(state.oldest_age_seconds)
+    _record_pool(pool_usage)
+
+
+def _record_pool(pool_usage: Callable[[], tuple[int, int]]) -> None:
     in_use, size = pool_usage()
     DB_POOL_IN_USE.set(in_use)
     DB_POOL_SIZE.set(size)
 
 
+async def record_pool_periodically(pool_usage: Callable[[], tuple[int, int]]) -> None:
+    """With several server processes, this one's pool in the shared gauges every few seconds
+    (a scrape reads the pool of the process that answers it only); until cancelled."""
+    while True:
+        _record_pool(pool_usage)
+        await asyncio.sleep(POOL_GAUGE_SECONDS)
+
+
 def exposition() -> tuple[bytes, str]:
-    """The Prometheus text format of every metric, and its content type."""
+    """The Prometheus text format of every metric (summed over the server processes when
+    there are several), and its content type."""
+    if MULTIPROCESS:
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged)
+        return generate_latest(merged), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
 
