@@ -215,9 +215,7 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             },
         )
         if outcome == "connected":
-            await decisions.connect_customer(
-                owner, invitation.id, CustomerTarget(new_customer={})
-            )
+            await decisions.connect_customer(owner, invitation.id, CustomerTarget(new_customer={}))
         elif outcome == "declined":
             await decisions.decline_invitation(
                 owner,
