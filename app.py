@@ -127,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/integrations", _static_file("integrations.html", "text/html; charset=utf-8")),
         Route("/static/integrations.js", _static_file("integrations.js", "text/javascript")),
         Route("/static/partnerdesk.js", _static_file("partnerdesk.js", "text/javascript")),
+        Route("/static/partnerdesk.css", _static_file("partnerdesk.css", "text/css")),
         Route("/team", _static_file("team.html", "text/html; charset=utf-8")),
         Route("/static/team.js", _static_file("team.js", "text/javascript")),
         Route("/exports/{token}", download, methods=["GET"]),

@@ -97,6 +97,7 @@ async def test_the_mailbox_page_forbids_scripts_and_remote_loads(client: GraphQL
     assert page.status_code == 200
     policy_header = page.headers["content-security-policy"]
     assert "script-src 'self'" in policy_header and "img-src 'self' data:" in policy_header
+    assert "style-src 'self'" in policy_header  # the shared /static/partnerdesk.css
     assert 'sandbox=""' in page.text  # the HTML part's iframe: no scripts, opaque origin
 
 

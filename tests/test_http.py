@@ -1,4 +1,5 @@
-"""The HTTP surface: GraphQL-over-HTTP media types and status codes, GraphiQL offline, /healthz."""
+"""The HTTP surface: GraphQL-over-HTTP media types and status codes, GraphiQL offline, /healthz,
+and the stylesheet the browser pages share."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import httpx
 from tests.support import GraphQLClient
 
 QUERY = "{ viewer { realm } }"
+# The browser pages (app.py, endpoints.py); each links static/partnerdesk.css.
+PAGES = ("/dashboard", "/integrations", "/dashboard/import", "/team", "/dev/mail")
 
 
 async def post(
@@ -136,6 +139,22 @@ async def test_graphiql_is_served_from_local_assets_only(client: GraphQLClient) 
             asset = await client.http.get(url)
             assert asset.status_code == 200, url
             assert len(asset.content) > 1000, url
+
+
+async def test_every_page_links_the_shared_stylesheet_which_is_served_as_css(
+    client: GraphQLClient,
+) -> None:
+    # given / when
+    stylesheet = await client.http.get("/static/partnerdesk.css")
+    pages = {path: await client.http.get(path) for path in PAGES}
+
+    # then
+    assert stylesheet.status_code == 200
+    assert stylesheet.headers["content-type"] == "text/css; charset=utf-8"
+    assert ":root" in stylesheet.text
+    for path, page in pages.items():
+        assert page.status_code == 200, path
+        assert '<link rel="stylesheet" href="/static/partnerdesk.css" />' in page.text, path
 
 
 async def test_healthz_reports_the_database(client: GraphQLClient) -> None:
