@@ -13,6 +13,7 @@ import pytest
 from config import Settings
 from models.account import AccountHolder
 from models.identity import IdentityToken, PasswordResetRequest
+from models.outbox import EmailDelivery
 from models.partner import PartnerMember
 from resolvers import password_reset
 from tests.mail_sink import MailSink, sink, sink_settings, text_of, token_in  # noqa: F401
@@ -22,6 +23,7 @@ from tests.ws_client import closed_with, session, subscribe
 ERRORS = "errors { code message field }"
 VERIFY = f"mutation($token: String!) {{ verifyEmail(input: {{token: $token}}) {{ ok {ERRORS} }} }}"
 RESEND = f"mutation {{ resendVerificationEmail {{ ok {ERRORS} }} }}"
+RESEND_WITH_RETRY = "mutation { resendVerificationEmail { ok errors { code retryAfter } } }"
 REQUEST_RESET = f"mutation($realm: Realm!, $email: String!) {{ requestPasswordReset(input: {{realm: $realm, email: $email}}) {{ ok {ERRORS} }} }}"
 RESET = f"mutation($token: String!, $password: String!) {{ resetPassword(input: {{token: $token, newPassword: $password}}) {{ token viewer {{ realm }} {ERRORS} }} }}"
 CHANGE = f"mutation($current: String!, $new: String!) {{ changePassword(input: {{currentPassword: $current, newPassword: $new}}) {{ token {ERRORS} }} }}"
@@ -35,7 +37,14 @@ NEW_PASSWORD = "a brand new passphrase 7"
 
 @pytest.fixture(scope="module")
 def settings(base_settings: Settings, sink: MailSink) -> Settings:  # noqa: F811
-    return sink_settings(base_settings, sink)
+    # Two a login / address an hour: low enough for a test to reach, and no other test here
+    # asks more than once.
+    return sink_settings(
+        base_settings,
+        sink,
+        rate_limit_verification_email="2/hour",
+        rate_limit_password_reset="2/hour",
+    )
 
 
 def codes(payload: dict) -> list[str]:
@@ -84,6 +93,56 @@ async def test_resend_makes_earlier_links_invalid(
     await client.mutate(VERIFY, {"token": new})
     done = (await client.gql(RESEND, token=account.token))["resendVerificationEmail"]
     assert codes(done) == ["ALREADY_PROCESSED"]
+
+
+async def test_resending_the_verification_link_is_rate_limited_and_the_last_link_still_works(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given an unverified account that asked for a fresh link as often as allowed (2 an hour)
+    account = await register_account(client, verified=False)
+    for _ in range(2):
+        await client.mutate(RESEND, token=account.token)
+    mails = await sink.wait_for(account.email, "Confirm your e-mail address", count=3)
+    # when it asks once more
+    refused = (await client.gql(RESEND_WITH_RETRY, token=account.token))["resendVerificationEmail"]
+    # then it is refused with a retry hint within the hour
+    (error,) = refused["errors"]
+    assert (refused["ok"], error["code"]) == (False, "RATE_LIMITED")
+    assert 1 <= error["retryAfter"] <= 3600
+    # and nothing was queued or revoked: the last link sent still verifies the address
+    assert await EmailDelivery.filter(to_address=account.email).count() == 3
+    await client.mutate(VERIFY, {"token": token_in(mails[-1], "verify-email")})
+    assert (await client.gql(VIEWER, token=account.token))["viewer"]["account"]["emailVerified"]
+
+
+async def test_a_rate_limited_reset_request_still_answers_ok_and_sends_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    settings: Settings,
+) -> None:
+    # given a known and an unknown address, each asked for as often as allowed (2 an hour)
+    owner = await register_partner(client)
+    addresses = (owner.email, "nobody-known@example.com")
+    for email in addresses:
+        for _ in range(2):
+            await client.mutate(REQUEST_RESET, {"realm": "PARTNER", "email": email})
+    await sink.wait_for(owner.email, "Reset your PartnerDesk password", count=2)
+    # when each is asked for once more
+    answers = [
+        (await client.gql(REQUEST_RESET, {"realm": "PARTNER", "email": email}))[
+            "requestPasswordReset"
+        ]
+        for email in addresses
+    ]
+    # then both answers are the plain ok of any request: nothing tells the limit or the address
+    assert answers == [{"ok": True, "errors": []}] * 2
+    # and the refused requests were not recorded, so no third e-mail goes out
+    for email in addresses:
+        assert await PasswordResetRequest.filter(email=email).count() == 2
+    assert await password_reset.dispatch_password_resets(settings) == 0
+    resets = await EmailDelivery.filter(to_address=owner.email, template="password_reset")
+    assert len(resets) == 2
 
 
 @pytest.mark.parametrize(
