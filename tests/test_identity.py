@@ -12,7 +12,7 @@ import pytest
 
 from config import Settings
 from models.account import AccountHolder
-from models.identity import IdentityToken, PasswordResetRequest
+from models.identity import IdentityToken, PasswordResetRequest, TokenPurpose
 from models.outbox import EmailDelivery
 from models.partner import PartnerMember
 from resolvers import password_reset
@@ -165,6 +165,34 @@ async def test_expired_verification_link_is_invalid(
     refused = (await client.gql(VERIFY, {"token": token_in(mail, "verify-email")}))["verifyEmail"]
     assert codes(refused) == ["INVALID_TOKEN"]
     assert not (await AccountHolder.get(email=account.email)).email_verified_at
+
+
+async def test_an_expired_reset_link_is_invalid_and_changes_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given a reset link whose hour has passed
+    account = await register_account(client)
+    await client.mutate(REQUEST_RESET, {"realm": "ACCOUNT", "email": account.email})
+    (mail,) = await sink.wait_for(account.email, "Reset your PartnerDesk password")
+    await IdentityToken.filter(purpose=TokenPurpose.RESET_PASSWORD).update(
+        expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    # when it is used
+    reset = await client.gql(
+        RESET, {"token": token_in(mail, "reset-password"), "password": NEW_PASSWORD}
+    )
+    # then INVALID_TOKEN, no token, and the password and the sessions are as they were
+    assert codes(reset["resetPassword"]) == ["INVALID_TOKEN"]
+    assert reset["resetPassword"]["token"] is None
+    assert (await client.gql(VIEWER, token=account.token))["viewer"]["account"]
+    await client.mutate(
+        LOGIN, {"realm": "ACCOUNT", "email": account.email, "password": "account password 1"}
+    )
+    new_login = await client.gql(
+        LOGIN, {"realm": "ACCOUNT", "email": account.email, "password": NEW_PASSWORD}
+    )
+    assert codes(new_login["login"]) == ["UNAUTHENTICATED"]
 
 
 async def test_password_reset_end_to_end(

@@ -10,6 +10,7 @@ import pytest
 
 from config import Settings
 from models.activity import ActivityEvent, ActivityVerb
+from models.identity import IdentityToken
 from models.partner import MemberRole, PartnerMember
 from models.team import MemberInvitation
 from tests.factories import add_member
@@ -25,6 +26,10 @@ CHANGE_ROLE = f"mutation($id: ID!, $role: MemberRole!) {{ changeMemberRole(input
 REMOVE = f"mutation($id: ID!) {{ removeMember(input: {{memberId: $id}}) {{ ok {ERRORS} }} }}"
 TRANSFER = f"mutation($id: ID!) {{ transferOwnership(input: {{memberId: $id}}) {{ member {{ role }} {ERRORS} }} }}"
 TEAM = "{ viewer { member { partner { members { id name role email emailVerified joinedAt } memberInvitations { email status } } } } }"
+VERIFY = f"mutation($token: String!) {{ verifyEmail(input: {{token: $token}}) {{ ok {ERRORS} }} }}"
+REQUEST_RESET = f"mutation($email: String!) {{ requestPasswordReset(input: {{realm: PARTNER, email: $email}}) {{ ok {ERRORS} }} }}"
+RESET = f"mutation($token: String!, $password: String!) {{ resetPassword(input: {{token: $token, newPassword: $password}}) {{ token {ERRORS} }} }}"
+OWN_ADDRESS = "{ viewer { member { emailVerified } } }"
 PASSWORD = "joining the team 2026"
 
 
@@ -156,6 +161,78 @@ async def test_expired_invitation_reads_expired_and_its_link_is_invalid(
     refused = await client.gql(ACCEPT, {"token": token, "name": "Late", "password": PASSWORD})
     assert codes(refused["acceptMemberInvitation"]) == ["INVALID_TOKEN"]
     assert (await team_of(client, owner.token))["memberInvitations"][0]["status"] == "EXPIRED"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a" * 101,  # longer than any token we issue
+        "a" * 5000,
+        "+/" * 21 + "a",  # 43 characters, but not URL-safe base64
+        "ü" * 43,
+        "\x00abc",
+        "../../etc/passwd",
+        "?token=x&admin=1",
+    ],
+)
+async def test_malformed_invitation_tokens_are_invalid_and_change_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    token: str,
+) -> None:
+    # given a pending invitation
+    owner = await register_partner(client)
+    email, real_token = await invite_and_read_token(client, sink, owner.token)
+    # when a malformed token is given to accept it
+    refused = await client.gql(ACCEPT, {"token": token, "name": "Eve", "password": PASSWORD})
+    # then INVALID_TOKEN at the token, no member, and the invitation still pending
+    payload = refused["acceptMemberInvitation"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID_TOKEN", ["token"])]
+    assert payload["token"] is None
+    assert not await PartnerMember.exists(email=email)
+    assert (await team_of(client, owner.token))["memberInvitations"][0]["status"] == "PENDING"
+    # and the real link still works
+    await client.mutate(ACCEPT, {"token": real_token, "name": "Ann", "password": PASSWORD})
+
+
+async def test_a_token_works_only_for_what_it_was_made_for(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given an unverified owner's verification link and reset link, and a member invitation
+    owner = await register_partner(client)
+    (verification,) = await sink.wait_for(owner.email, "Confirm your e-mail address")
+    await client.mutate(REQUEST_RESET, {"email": owner.email})
+    (reset,) = await sink.wait_for(owner.email, "Reset your PartnerDesk password")
+    email, invitation = await invite_and_read_token(client, sink, owner.token)
+    verify = token_in(verification, "verify-email")
+    reset_token = token_in(reset, "reset-password")
+    new_password = "a brand new passphrase 7"
+    # when each is given to the two mutations it was not made for
+    misuses = [
+        (VERIFY, {"token": reset_token}),
+        (VERIFY, {"token": invitation}),
+        (RESET, {"token": verify, "password": new_password}),
+        (RESET, {"token": invitation, "password": new_password}),
+        (ACCEPT, {"token": verify, "name": "Eve", "password": PASSWORD}),
+        (ACCEPT, {"token": reset_token, "name": "Eve", "password": PASSWORD}),
+    ]
+    for query, variables in misuses:
+        # then each answers INVALID_TOKEN at the token
+        (payload,) = (await client.gql(query, variables)).values()
+        errors = [(e["code"], e["field"]) for e in payload["errors"]]
+        assert errors == [("INVALID_TOKEN", ["token"])], (query, variables)
+    # and nothing changed: still unverified, still signed in, no member, no token used
+    assert (await client.gql(OWN_ADDRESS, token=owner.token))["viewer"]["member"] == {
+        "emailVerified": False
+    }
+    assert not await PartnerMember.exists(email=email)
+    assert not await IdentityToken.filter(used_at__not_isnull=True).exists()
+    # and each token still does what it was made for
+    await client.mutate(VERIFY, {"token": verify})
+    await client.mutate(ACCEPT, {"token": invitation, "name": "Ann", "password": PASSWORD})
+    await client.mutate(RESET, {"token": reset_token, "password": new_password})
 
 
 async def test_a_bad_password_on_accept_writes_nothing_and_keeps_the_link(
