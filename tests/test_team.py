@@ -7,16 +7,18 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.applications import Starlette
 
 from config import Settings
+from events import Event, EventKind, Subscription
 from models.activity import ActivityEvent, ActivityVerb
 from models.identity import IdentityToken
 from models.partner import MemberRole, PartnerMember
 from models.team import MemberInvitation
-from tests.factories import add_member
+from tests.factories import add_member, pk_of
 from tests.mail_sink import MailSink, sink, sink_settings, token_in  # noqa: F401
 from tests.support import GraphQLClient, create_customer, register_partner, unique
-from tests.ws_client import closed_with, session, subscribe
+from tests.ws_client import closed_with, next_data, session, subscribe
 
 ERRORS = "errors { code message field }"
 INVITE = f"mutation($email: String!, $role: MemberRole!) {{ inviteMember(input: {{email: $email, role: $role}}) {{ memberInvitation {{ id email role status invitedBy {{ name }} }} {ERRORS} }} }}"
@@ -31,6 +33,13 @@ REQUEST_RESET = f"mutation($email: String!) {{ requestPasswordReset(input: {{rea
 RESET = f"mutation($token: String!, $password: String!) {{ resetPassword(input: {{token: $token, newPassword: $password}}) {{ token {ERRORS} }} }}"
 OWN_ADDRESS = "{ viewer { member { emailVerified } } }"
 PASSWORD = "joining the team 2026"
+TEAM_VERBS = [
+    ActivityVerb.MEMBER_INVITED,
+    ActivityVerb.MEMBER_JOINED,
+    ActivityVerb.MEMBER_ROLE_CHANGED,
+    ActivityVerb.OWNERSHIP_TRANSFERRED,
+    ActivityVerb.MEMBER_REMOVED,
+]
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +66,19 @@ async def invite_and_read_token(
 
 async def team_of(client: GraphQLClient, token: str) -> dict:
     return (await client.gql(TEAM, token=token))["viewer"]["member"]["partner"]
+
+
+async def team_events(stream: Subscription, count: int) -> list[Event]:
+    """The next `count` events of team changes (feed events of other rows, such as the mail
+    worker's, and sign-outs are left out)."""
+    team_kinds = {EventKind[verb.name] for verb in TEAM_VERBS}
+    found: list[Event] = []
+    while len(found) < count:
+        event = await asyncio.wait_for(anext(stream), 5)
+        feed = event.kind == EventKind.ACTIVITY_RECORDED and event.payload["verb"] in TEAM_VERBS
+        if feed or event.kind in team_kinds:
+            found.append(event)
+    return found
 
 
 async def test_invite_accept_work_remove(
@@ -109,6 +131,67 @@ async def test_invite_accept_work_remove(
     ]
     # and the address is free again: it can be invited anew
     await client.mutate(INVITE, {"email": email, "role": "ADMIN"}, owner.token)
+
+
+async def test_every_team_change_writes_its_activity_row_and_publishes_its_events(
+    app: Starlette,
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    server_url: str,
+) -> None:
+    # given a partner's events followed on the broker and on a colleague's dashboard feed
+    owner = await register_partner(client)
+    _watcher_id, watcher = await add_member(client, owner, MemberRole.MEMBER)
+    async with (
+        app.state.broker.subscribe(pk_of(owner.partner_id)) as stream,
+        session(server_url, watcher) as socket,
+    ):
+        await subscribe(socket, "subscription { activity { verb actorName } }", "feed")
+        await asyncio.sleep(0.05)
+        # when someone is invited, joins, is made ADMIN, becomes OWNER and removes the old one
+        email, token = await invite_and_read_token(client, sink, owner.token)
+        joined = await client.mutate(
+            ACCEPT, {"token": token, "name": "Marta Neri", "password": PASSWORD}
+        )
+        new_id = joined["viewer"]["member"]["id"]
+        await client.mutate(CHANGE_ROLE, {"id": new_id, "role": "ADMIN"}, owner.token)
+        await client.mutate(TRANSFER, {"id": new_id}, owner.token)
+        await client.mutate(REMOVE, {"id": owner.member_id}, joined["token"])
+        published = await team_events(stream, 2 * len(TEAM_VERBS))
+        feed: list[dict] = []
+        while len(feed) < len(TEAM_VERBS):
+            entry = (await next_data(socket))["data"]["activity"]
+            if entry["verb"] in TEAM_VERBS:  # not the mail worker's EMAIL_SENT rows
+                feed.append(entry)
+    # then one activity row per change, in order, each naming who made it
+    rows = await ActivityEvent.filter(verb__in=TEAM_VERBS).order_by("id")
+    assert [(row.verb, row.actor_name) for row in rows] == [
+        (ActivityVerb.MEMBER_INVITED, "Owner Person"),
+        (ActivityVerb.MEMBER_JOINED, "Marta Neri"),
+        (ActivityVerb.MEMBER_ROLE_CHANGED, "Owner Person"),
+        (ActivityVerb.OWNERSHIP_TRANSFERRED, "Owner Person"),
+        (ActivityVerb.MEMBER_REMOVED, "Marta Neri"),
+    ]
+    assert rows[2].summary == "Marta Neri is now ADMIN (was MEMBER)"
+    invitation = await MemberInvitation.get(email=email)
+    member, old_owner = pk_of(new_id), pk_of(owner.member_id)
+    assert [(row.subject_type, row.subject_id) for row in rows] == [
+        ("MemberInvitation", invitation.id),
+        ("PartnerMember", member),
+        ("PartnerMember", member),
+        ("PartnerMember", member),
+        ("PartnerMember", old_owner),
+    ]
+    # and each row's feed event, then the change's own event naming its subject
+    expected: list[tuple[str, int | None, dict]] = []
+    for row in rows:
+        expected.append((EventKind.ACTIVITY_RECORDED, row.id, {"verb": row.verb.value}))
+        expected.append((EventKind[row.verb.name], row.subject_id, {}))
+    assert [(e.kind, e.subject_id, e.payload) for e in published] == expected
+    # and the colleague's dashboard feed showed each change as it happened
+    assert [(entry["verb"], entry["actorName"]) for entry in feed] == [
+        (row.verb.value, row.actor_name) for row in rows
+    ]
 
 
 async def test_a_second_invitation_replaces_the_first_and_revoking_kills_the_link(
