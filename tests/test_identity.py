@@ -16,6 +16,7 @@ from models.identity import IdentityToken, PasswordResetRequest, TokenPurpose
 from models.outbox import EmailDelivery
 from models.partner import PartnerMember
 from resolvers import password_reset
+from resolvers.demo import UNVERIFIED_ACCOUNT, demo_logins, seed_demo_data
 from tests.mail_sink import MailSink, sink, sink_settings, text_of, token_in  # noqa: F401
 from tests.support import GraphQLClient, register_account, register_partner
 from tests.ws_client import closed_with, session, subscribe
@@ -32,6 +33,7 @@ LOGIN = f"mutation($realm: Realm!, $email: String!, $password: String!) {{ login
 SEND = f"mutation($slug: String!) {{ sendAccessInvitation(input: {{partnerSlug: $slug, scope: FULL}}) {{ invitation {{ id requester {{ emailVerified }} }} {ERRORS} }} }}"
 REGISTER_ACCOUNT = f"mutation($input: RegisterAccountInput!) {{ registerAccount(input: $input) {{ token {ERRORS} }} }}"
 VIEWER = "{ viewer { account { email emailVerified } member { emailVerified } } }"
+VIEWER_VERIFIED = "{ viewer { account { emailVerified } member { emailVerified } } }"
 NEW_PASSWORD = "a brand new passphrase 7"
 
 
@@ -396,3 +398,35 @@ async def test_a_removed_member_cannot_reset_their_password(
     await PartnerMember.filter(email=owner.email).update(removed_at=datetime.now(UTC))
     await client.mutate(REQUEST_RESET, {"realm": "PARTNER", "email": owner.email})
     assert await password_reset.dispatch_password_resets(settings) == 0
+
+
+async def test_the_demo_logins_are_verified_and_one_demo_account_is_not(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    # given the demo data
+    assert await seed_demo_data(settings=settings)
+    # when each demo login signs in with the password printed for it
+    verified = {}
+    for realm, email, password in demo_logins():
+        login = await client.mutate(LOGIN, {"realm": realm, "email": email, "password": password})
+        viewer = (await client.gql(VIEWER_VERIFIED, token=login["token"]))["viewer"]
+        verified[email] = (viewer["account"] or viewer["member"])["emailVerified"]
+    # then every one is verified but the account kept to show the unverified state
+    unverified = UNVERIFIED_ACCOUNT[1]
+    assert verified.pop(unverified) is False
+    assert len(verified) == 8 and all(verified.values())
+
+
+async def test_the_demo_sends_a_verification_email_only_to_its_unverified_account(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    # when the demo data is seeded
+    assert await seed_demo_data(settings=settings)
+    # then the only verification e-mail is the unverified account's, as registration sends it
+    (queued,) = await EmailDelivery.filter(template="verify_email")
+    assert queued.to_address == UNVERIFIED_ACCOUNT[1]
+    # and its link, at the public address, verifies that account
+    found = re.search(r"https://app\.partnerdesk\.test/verify-email\?token=(\S+)", queued.text_body)
+    assert found, queued.text_body
+    await client.mutate(VERIFY, {"token": found.group(1)})
+    assert (await AccountHolder.get(email=UNVERIFIED_ACCOUNT[1])).email_verified_at
