@@ -1,6 +1,8 @@
 """Demo data for `partnerdesk serve --demo` / `seed-demo`: every flow visible at once.
 
-Goes through the same resolver functions as the API, so demo rows obey every rule.
+Goes through the same resolver functions as the API, so demo rows obey every rule. The
+demo logins are registered as verified, so they get no verification e-mail (a real run
+sends none to a verified address); only the one unverified account gets its link.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from config import Settings
 from models.account import AccountHolder
 from models.invitation import AccessPermission, AccessScope
 from models.item import TaskPriority
@@ -103,14 +106,14 @@ def _snake(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def demo_logins() -> list[tuple[str, str, str]]:
-    """(realm, e-mail, password) of every demo login."""
+    """(realm, e-mail, password) of every demo login, the unverified account's last."""
     logins = []
     for _name, slug, _owner in PARTNERS:
         logins.append(("PARTNER", f"owner@{slug}.example", DEMO_PASSWORD))
     logins.append(("PARTNER", "member@studio-aurora.example", DEMO_PASSWORD))
     for _name, email, *_rest in ACCOUNT_HOLDERS:
         logins.append(("ACCOUNT", email, DEMO_PASSWORD))
-    logins.append(("ACCOUNT", UNVERIFIED_ACCOUNT[1], f"{DEMO_PASSWORD}  (e-mail not verified)"))
+    logins.append(("ACCOUNT", UNVERIFIED_ACCOUNT[1], DEMO_PASSWORD))
     return logins
 
 
@@ -184,7 +187,7 @@ async def _seed_inquiries(owner: Actor, slug: str, existing_customer_id: int) ->
         )
 
 
-async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
+async def _seed_invitations(owner: Actor, slug: str, ttl_days: int, settings: Settings) -> None:
     """Account holders' authorizations: pending, connected, declined, withdrawn."""
     for name, email, language, company, outcome in ACCOUNT_HOLDERS:
         await auth.register_account(
@@ -194,8 +197,9 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             password=DEMO_PASSWORD,
             language=language,
             company_name=company,
+            settings=settings,
+            email_verified=True,
         )
-        await AccountHolder.filter(email=email).update(email_verified_at=datetime.now(UTC))
         holder = Actor(account=await AccountHolder.get(email=email))
         scope = (
             {"scope": AccessScope.FULL}
@@ -226,13 +230,22 @@ async def _seed_invitations(owner: Actor, slug: str, ttl_days: int) -> None:
             await invitations.withdraw_invitation(holder, invitation.id)
     name, email, language = UNVERIFIED_ACCOUNT
     await auth.register_account(
-        TOKEN_TTL_HOURS, name=name, email=email, password=DEMO_PASSWORD, language=language
+        TOKEN_TTL_HOURS,
+        name=name,
+        email=email,
+        password=DEMO_PASSWORD,
+        language=language,
+        settings=settings,
     )
 
 
-async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 30) -> bool:
+async def seed_demo_data(
+    print_logins: bool = False, invitation_ttl_days: int = 30, settings: Settings | None = None
+) -> bool:
     """Fill an empty database with demo partners, customers, items, inquiries and
-    authorizations in every state; False if it had data already."""
+    authorizations in every state; False if it had data already. `settings` give the
+    unverified account's link its public address (default: the built-in settings)."""
+    settings = settings or Settings()
     seeded = False
     if not await Partner.exists():
         for index, (partner_name, slug, owner_name) in enumerate(PARTNERS):
@@ -243,9 +256,8 @@ async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 
                 name=owner_name,
                 email=f"owner@{slug}.example",
                 password=DEMO_PASSWORD,
-            )
-            await PartnerMember.filter(email=f"owner@{slug}.example").update(
-                email_verified_at=datetime.now(UTC)
+                settings=settings,
+                email_verified=True,
             )
             owner = Actor(member=await PartnerMember.get(email=f"owner@{slug}.example"))
             await partners.update_partner_profile(
@@ -273,7 +285,7 @@ async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 
                 ]
                 await _seed_items(owner, customer_ids)
                 await _seed_inquiries(owner, slug, customer_ids[2])
-                await _seed_invitations(owner, slug, invitation_ttl_days)
+                await _seed_invitations(owner, slug, invitation_ttl_days, settings)
             else:
                 await customers.create_customer(
                     owner,
@@ -284,5 +296,6 @@ async def seed_demo_data(print_logins: bool = False, invitation_ttl_days: int = 
         print("Demo data " + ("seeded." if seeded else "already present (database not empty)."))
         print("Demo logins (use with the login mutation):")
         for realm, email, password in demo_logins():
-            print(f"  {realm:<8} {email:<34} {password}")
+            note = "  (e-mail not verified)" if email == UNVERIFIED_ACCOUNT[1] else ""
+            print(f"  {realm:<8} {email:<34} {password}{note}")
     return seeded

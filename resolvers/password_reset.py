@@ -2,7 +2,8 @@
 
 `requestPasswordReset` never tells whether an address exists, in its answer or in its
 timing: the request itself does the same work for every address (validate, count against
-the rate limit, INSERT one `PasswordResetRequest`, commit). Who the address belongs to is
+the rate limit, INSERT one `PasswordResetRequest`, commit; over the limit, nothing but the
+same ok). Who the address belongs to is
 looked up afterwards, by `dispatch_password_resets`: at once in a task started after the
 commit, and by every housekeeping sweep for requests a stopped process left behind. Each
 request is claimed by a conditional UPDATE, so several processes send its e-mail once.
@@ -24,7 +25,7 @@ from models.identity import PasswordResetRequest, TokenPurpose
 from models.partner import PartnerMember
 from resolvers.actor import Actor
 from resolvers.auth import IssuedToken, issue_token, revoke_all_tokens
-from resolvers.errors import InvalidToken, Unauthenticated, ValidationFailed
+from resolvers.errors import InvalidToken, RateLimited, Unauthenticated, ValidationFailed
 from resolvers.password_rules import check_new_password
 from resolvers.passwords import hash_password, verify_password
 from resolvers.rate_limits import Limit, enforce
@@ -42,12 +43,20 @@ _dispatching: set[asyncio.Task[int]] = set()
 async def request_password_reset(
     settings: Settings, realm: Realm, email: str, client_ip: str | None = None
 ) -> None:
-    """Record a reset request; the same statements whether or not the address is known."""
+    """Record a reset request; the same statements whether or not the address is known.
+
+    Over a rate limit the request is dropped (nothing stored, no e-mail) and the answer is
+    still ok, as the contract promises for every request: RATE_LIMITED would tell a caller
+    that the address had been asked for lately."""
     address = lookup_key((email or "").strip().lower(), 254) or ""
-    await enforce(
-        (Limit.LOGIN_PER_IP, client_ip),
-        (Limit.PASSWORD_RESET_PER_EMAIL, f"{realm}:{address}"),
-    )
+    try:
+        await enforce(
+            (Limit.LOGIN_PER_IP, client_ip),
+            (Limit.PASSWORD_RESET_PER_EMAIL, f"{realm}:{address}"),
+        )
+    except RateLimited:
+        log.info("password reset request dropped: over its rate limit")
+        return
     if not address:
         return  # nothing stored could match: the same answer, nothing to do
     async with events.transaction():

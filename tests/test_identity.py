@@ -12,9 +12,11 @@ import pytest
 
 from config import Settings
 from models.account import AccountHolder
-from models.identity import IdentityToken, PasswordResetRequest
+from models.identity import IdentityToken, PasswordResetRequest, TokenPurpose
+from models.outbox import EmailDelivery
 from models.partner import PartnerMember
 from resolvers import password_reset
+from resolvers.demo import UNVERIFIED_ACCOUNT, demo_logins, seed_demo_data
 from tests.mail_sink import MailSink, sink, sink_settings, text_of, token_in  # noqa: F401
 from tests.support import GraphQLClient, register_account, register_partner
 from tests.ws_client import closed_with, session, subscribe
@@ -22,6 +24,7 @@ from tests.ws_client import closed_with, session, subscribe
 ERRORS = "errors { code message field }"
 VERIFY = f"mutation($token: String!) {{ verifyEmail(input: {{token: $token}}) {{ ok {ERRORS} }} }}"
 RESEND = f"mutation {{ resendVerificationEmail {{ ok {ERRORS} }} }}"
+RESEND_WITH_RETRY = "mutation { resendVerificationEmail { ok errors { code retryAfter } } }"
 REQUEST_RESET = f"mutation($realm: Realm!, $email: String!) {{ requestPasswordReset(input: {{realm: $realm, email: $email}}) {{ ok {ERRORS} }} }}"
 RESET = f"mutation($token: String!, $password: String!) {{ resetPassword(input: {{token: $token, newPassword: $password}}) {{ token viewer {{ realm }} {ERRORS} }} }}"
 CHANGE = f"mutation($current: String!, $new: String!) {{ changePassword(input: {{currentPassword: $current, newPassword: $new}}) {{ token {ERRORS} }} }}"
@@ -30,12 +33,20 @@ LOGIN = f"mutation($realm: Realm!, $email: String!, $password: String!) {{ login
 SEND = f"mutation($slug: String!) {{ sendAccessInvitation(input: {{partnerSlug: $slug, scope: FULL}}) {{ invitation {{ id requester {{ emailVerified }} }} {ERRORS} }} }}"
 REGISTER_ACCOUNT = f"mutation($input: RegisterAccountInput!) {{ registerAccount(input: $input) {{ token {ERRORS} }} }}"
 VIEWER = "{ viewer { account { email emailVerified } member { emailVerified } } }"
+VIEWER_VERIFIED = "{ viewer { account { emailVerified } member { emailVerified } } }"
 NEW_PASSWORD = "a brand new passphrase 7"
 
 
 @pytest.fixture(scope="module")
 def settings(base_settings: Settings, sink: MailSink) -> Settings:  # noqa: F811
-    return sink_settings(base_settings, sink)
+    # Two a login / address an hour: low enough for a test to reach, and no other test here
+    # asks more than once.
+    return sink_settings(
+        base_settings,
+        sink,
+        rate_limit_verification_email="2/hour",
+        rate_limit_password_reset="2/hour",
+    )
 
 
 def codes(payload: dict) -> list[str]:
@@ -86,6 +97,56 @@ async def test_resend_makes_earlier_links_invalid(
     assert codes(done) == ["ALREADY_PROCESSED"]
 
 
+async def test_resending_the_verification_link_is_rate_limited_and_the_last_link_still_works(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given an unverified account that asked for a fresh link as often as allowed (2 an hour)
+    account = await register_account(client, verified=False)
+    for _ in range(2):
+        await client.mutate(RESEND, token=account.token)
+    mails = await sink.wait_for(account.email, "Confirm your e-mail address", count=3)
+    # when it asks once more
+    refused = (await client.gql(RESEND_WITH_RETRY, token=account.token))["resendVerificationEmail"]
+    # then it is refused with a retry hint within the hour
+    (error,) = refused["errors"]
+    assert (refused["ok"], error["code"]) == (False, "RATE_LIMITED")
+    assert 1 <= error["retryAfter"] <= 3600
+    # and nothing was queued or revoked: the last link sent still verifies the address
+    assert await EmailDelivery.filter(to_address=account.email).count() == 3
+    await client.mutate(VERIFY, {"token": token_in(mails[-1], "verify-email")})
+    assert (await client.gql(VIEWER, token=account.token))["viewer"]["account"]["emailVerified"]
+
+
+async def test_a_rate_limited_reset_request_still_answers_ok_and_sends_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    settings: Settings,
+) -> None:
+    # given a known and an unknown address, each asked for as often as allowed (2 an hour)
+    owner = await register_partner(client)
+    addresses = (owner.email, "nobody-known@example.com")
+    for email in addresses:
+        for _ in range(2):
+            await client.mutate(REQUEST_RESET, {"realm": "PARTNER", "email": email})
+    await sink.wait_for(owner.email, "Reset your PartnerDesk password", count=2)
+    # when each is asked for once more
+    answers = [
+        (await client.gql(REQUEST_RESET, {"realm": "PARTNER", "email": email}))[
+            "requestPasswordReset"
+        ]
+        for email in addresses
+    ]
+    # then both answers are the plain ok of any request: nothing tells the limit or the address
+    assert answers == [{"ok": True, "errors": []}] * 2
+    # and the refused requests were not recorded, so no third e-mail goes out
+    for email in addresses:
+        assert await PasswordResetRequest.filter(email=email).count() == 2
+    assert await password_reset.dispatch_password_resets(settings) == 0
+    resets = await EmailDelivery.filter(to_address=owner.email, template="password_reset")
+    assert len(resets) == 2
+
+
 @pytest.mark.parametrize(
     "token", ["", "x", "x" * 43, "ü" * 43, "a" * 5000, "\x00abc", "../../etc/passwd"]
 )
@@ -106,6 +167,34 @@ async def test_expired_verification_link_is_invalid(
     refused = (await client.gql(VERIFY, {"token": token_in(mail, "verify-email")}))["verifyEmail"]
     assert codes(refused) == ["INVALID_TOKEN"]
     assert not (await AccountHolder.get(email=account.email)).email_verified_at
+
+
+async def test_an_expired_reset_link_is_invalid_and_changes_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given a reset link whose hour has passed
+    account = await register_account(client)
+    await client.mutate(REQUEST_RESET, {"realm": "ACCOUNT", "email": account.email})
+    (mail,) = await sink.wait_for(account.email, "Reset your PartnerDesk password")
+    await IdentityToken.filter(purpose=TokenPurpose.RESET_PASSWORD).update(
+        expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    # when it is used
+    reset = await client.gql(
+        RESET, {"token": token_in(mail, "reset-password"), "password": NEW_PASSWORD}
+    )
+    # then INVALID_TOKEN, no token, and the password and the sessions are as they were
+    assert codes(reset["resetPassword"]) == ["INVALID_TOKEN"]
+    assert reset["resetPassword"]["token"] is None
+    assert (await client.gql(VIEWER, token=account.token))["viewer"]["account"]
+    await client.mutate(
+        LOGIN, {"realm": "ACCOUNT", "email": account.email, "password": "account password 1"}
+    )
+    new_login = await client.gql(
+        LOGIN, {"realm": "ACCOUNT", "email": account.email, "password": NEW_PASSWORD}
+    )
+    assert codes(new_login["login"]) == ["UNAUTHENTICATED"]
 
 
 async def test_password_reset_end_to_end(
@@ -309,3 +398,35 @@ async def test_a_removed_member_cannot_reset_their_password(
     await PartnerMember.filter(email=owner.email).update(removed_at=datetime.now(UTC))
     await client.mutate(REQUEST_RESET, {"realm": "PARTNER", "email": owner.email})
     assert await password_reset.dispatch_password_resets(settings) == 0
+
+
+async def test_the_demo_logins_are_verified_and_one_demo_account_is_not(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    # given the demo data
+    assert await seed_demo_data(settings=settings)
+    # when each demo login signs in with the password printed for it
+    verified = {}
+    for realm, email, password in demo_logins():
+        login = await client.mutate(LOGIN, {"realm": realm, "email": email, "password": password})
+        viewer = (await client.gql(VIEWER_VERIFIED, token=login["token"]))["viewer"]
+        verified[email] = (viewer["account"] or viewer["member"])["emailVerified"]
+    # then every one is verified but the account kept to show the unverified state
+    unverified = UNVERIFIED_ACCOUNT[1]
+    assert verified.pop(unverified) is False
+    assert len(verified) == 8 and all(verified.values())
+
+
+async def test_the_demo_sends_a_verification_email_only_to_its_unverified_account(
+    client: GraphQLClient, settings: Settings
+) -> None:
+    # when the demo data is seeded
+    assert await seed_demo_data(settings=settings)
+    # then the only verification e-mail is the unverified account's, as registration sends it
+    (queued,) = await EmailDelivery.filter(template="verify_email")
+    assert queued.to_address == UNVERIFIED_ACCOUNT[1]
+    # and its link, at the public address, verifies that account
+    found = re.search(r"https://app\.partnerdesk\.test/verify-email\?token=(\S+)", queued.text_body)
+    assert found, queued.text_body
+    await client.mutate(VERIFY, {"token": found.group(1)})
+    assert (await AccountHolder.get(email=UNVERIFIED_ACCOUNT[1])).email_verified_at

@@ -7,15 +7,18 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from starlette.applications import Starlette
 
 from config import Settings
+from events import Event, EventKind, Subscription
 from models.activity import ActivityEvent, ActivityVerb
+from models.identity import IdentityToken
 from models.partner import MemberRole, PartnerMember
 from models.team import MemberInvitation
-from tests.factories import add_member
+from tests.factories import add_member, pk_of
 from tests.mail_sink import MailSink, sink, sink_settings, token_in  # noqa: F401
 from tests.support import GraphQLClient, create_customer, register_partner, unique
-from tests.ws_client import closed_with, session, subscribe
+from tests.ws_client import closed_with, next_data, session, subscribe
 
 ERRORS = "errors { code message field }"
 INVITE = f"mutation($email: String!, $role: MemberRole!) {{ inviteMember(input: {{email: $email, role: $role}}) {{ memberInvitation {{ id email role status invitedBy {{ name }} }} {ERRORS} }} }}"
@@ -25,7 +28,18 @@ CHANGE_ROLE = f"mutation($id: ID!, $role: MemberRole!) {{ changeMemberRole(input
 REMOVE = f"mutation($id: ID!) {{ removeMember(input: {{memberId: $id}}) {{ ok {ERRORS} }} }}"
 TRANSFER = f"mutation($id: ID!) {{ transferOwnership(input: {{memberId: $id}}) {{ member {{ role }} {ERRORS} }} }}"
 TEAM = "{ viewer { member { partner { members { id name role email emailVerified joinedAt } memberInvitations { email status } } } } }"
+VERIFY = f"mutation($token: String!) {{ verifyEmail(input: {{token: $token}}) {{ ok {ERRORS} }} }}"
+REQUEST_RESET = f"mutation($email: String!) {{ requestPasswordReset(input: {{realm: PARTNER, email: $email}}) {{ ok {ERRORS} }} }}"
+RESET = f"mutation($token: String!, $password: String!) {{ resetPassword(input: {{token: $token, newPassword: $password}}) {{ token {ERRORS} }} }}"
+OWN_ADDRESS = "{ viewer { member { emailVerified } } }"
 PASSWORD = "joining the team 2026"
+TEAM_VERBS = [
+    ActivityVerb.MEMBER_INVITED,
+    ActivityVerb.MEMBER_JOINED,
+    ActivityVerb.MEMBER_ROLE_CHANGED,
+    ActivityVerb.OWNERSHIP_TRANSFERRED,
+    ActivityVerb.MEMBER_REMOVED,
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +66,19 @@ async def invite_and_read_token(
 
 async def team_of(client: GraphQLClient, token: str) -> dict:
     return (await client.gql(TEAM, token=token))["viewer"]["member"]["partner"]
+
+
+async def team_events(stream: Subscription, count: int) -> list[Event]:
+    """The next `count` events of team changes (feed events of other rows, such as the mail
+    worker's, and sign-outs are left out)."""
+    team_kinds = {EventKind[verb.name] for verb in TEAM_VERBS}
+    found: list[Event] = []
+    while len(found) < count:
+        event = await asyncio.wait_for(anext(stream), 5)
+        feed = event.kind == EventKind.ACTIVITY_RECORDED and event.payload["verb"] in TEAM_VERBS
+        if feed or event.kind in team_kinds:
+            found.append(event)
+    return found
 
 
 async def test_invite_accept_work_remove(
@@ -106,6 +133,67 @@ async def test_invite_accept_work_remove(
     await client.mutate(INVITE, {"email": email, "role": "ADMIN"}, owner.token)
 
 
+async def test_every_team_change_writes_its_activity_row_and_publishes_its_events(
+    app: Starlette,
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    server_url: str,
+) -> None:
+    # given a partner's events followed on the broker and on a colleague's dashboard feed
+    owner = await register_partner(client)
+    _watcher_id, watcher = await add_member(client, owner, MemberRole.MEMBER)
+    async with (
+        app.state.broker.subscribe(pk_of(owner.partner_id)) as stream,
+        session(server_url, watcher) as socket,
+    ):
+        await subscribe(socket, "subscription { activity { verb actorName } }", "feed")
+        await asyncio.sleep(0.05)
+        # when someone is invited, joins, is made ADMIN, becomes OWNER and removes the old one
+        email, token = await invite_and_read_token(client, sink, owner.token)
+        joined = await client.mutate(
+            ACCEPT, {"token": token, "name": "Marta Neri", "password": PASSWORD}
+        )
+        new_id = joined["viewer"]["member"]["id"]
+        await client.mutate(CHANGE_ROLE, {"id": new_id, "role": "ADMIN"}, owner.token)
+        await client.mutate(TRANSFER, {"id": new_id}, owner.token)
+        await client.mutate(REMOVE, {"id": owner.member_id}, joined["token"])
+        published = await team_events(stream, 2 * len(TEAM_VERBS))
+        feed: list[dict] = []
+        while len(feed) < len(TEAM_VERBS):
+            entry = (await next_data(socket))["data"]["activity"]
+            if entry["verb"] in TEAM_VERBS:  # not the mail worker's EMAIL_SENT rows
+                feed.append(entry)
+    # then one activity row per change, in order, each naming who made it
+    rows = await ActivityEvent.filter(verb__in=TEAM_VERBS).order_by("id")
+    assert [(row.verb, row.actor_name) for row in rows] == [
+        (ActivityVerb.MEMBER_INVITED, "Owner Person"),
+        (ActivityVerb.MEMBER_JOINED, "Marta Neri"),
+        (ActivityVerb.MEMBER_ROLE_CHANGED, "Owner Person"),
+        (ActivityVerb.OWNERSHIP_TRANSFERRED, "Owner Person"),
+        (ActivityVerb.MEMBER_REMOVED, "Marta Neri"),
+    ]
+    assert rows[2].summary == "Marta Neri is now ADMIN (was MEMBER)"
+    invitation = await MemberInvitation.get(email=email)
+    member, old_owner = pk_of(new_id), pk_of(owner.member_id)
+    assert [(row.subject_type, row.subject_id) for row in rows] == [
+        ("MemberInvitation", invitation.id),
+        ("PartnerMember", member),
+        ("PartnerMember", member),
+        ("PartnerMember", member),
+        ("PartnerMember", old_owner),
+    ]
+    # and each row's feed event, then the change's own event naming its subject
+    expected: list[tuple[str, int | None, dict]] = []
+    for row in rows:
+        expected.append((EventKind.ACTIVITY_RECORDED, row.id, {"verb": row.verb.value}))
+        expected.append((EventKind[row.verb.name], row.subject_id, {}))
+    assert [(e.kind, e.subject_id, e.payload) for e in published] == expected
+    # and the colleague's dashboard feed showed each change as it happened
+    assert [(entry["verb"], entry["actorName"]) for entry in feed] == [
+        (row.verb.value, row.actor_name) for row in rows
+    ]
+
+
 async def test_a_second_invitation_replaces_the_first_and_revoking_kills_the_link(
     client: GraphQLClient,
     sink: MailSink,  # noqa: F811
@@ -156,6 +244,78 @@ async def test_expired_invitation_reads_expired_and_its_link_is_invalid(
     refused = await client.gql(ACCEPT, {"token": token, "name": "Late", "password": PASSWORD})
     assert codes(refused["acceptMemberInvitation"]) == ["INVALID_TOKEN"]
     assert (await team_of(client, owner.token))["memberInvitations"][0]["status"] == "EXPIRED"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "a" * 101,  # longer than any token we issue
+        "a" * 5000,
+        "+/" * 21 + "a",  # 43 characters, but not URL-safe base64
+        "ü" * 43,
+        "\x00abc",
+        "../../etc/passwd",
+        "?token=x&admin=1",
+    ],
+)
+async def test_malformed_invitation_tokens_are_invalid_and_change_nothing(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+    token: str,
+) -> None:
+    # given a pending invitation
+    owner = await register_partner(client)
+    email, real_token = await invite_and_read_token(client, sink, owner.token)
+    # when a malformed token is given to accept it
+    refused = await client.gql(ACCEPT, {"token": token, "name": "Eve", "password": PASSWORD})
+    # then INVALID_TOKEN at the token, no member, and the invitation still pending
+    payload = refused["acceptMemberInvitation"]
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID_TOKEN", ["token"])]
+    assert payload["token"] is None
+    assert not await PartnerMember.exists(email=email)
+    assert (await team_of(client, owner.token))["memberInvitations"][0]["status"] == "PENDING"
+    # and the real link still works
+    await client.mutate(ACCEPT, {"token": real_token, "name": "Ann", "password": PASSWORD})
+
+
+async def test_a_token_works_only_for_what_it_was_made_for(
+    client: GraphQLClient,
+    sink: MailSink,  # noqa: F811
+) -> None:
+    # given an unverified owner's verification link and reset link, and a member invitation
+    owner = await register_partner(client)
+    (verification,) = await sink.wait_for(owner.email, "Confirm your e-mail address")
+    await client.mutate(REQUEST_RESET, {"email": owner.email})
+    (reset,) = await sink.wait_for(owner.email, "Reset your PartnerDesk password")
+    email, invitation = await invite_and_read_token(client, sink, owner.token)
+    verify = token_in(verification, "verify-email")
+    reset_token = token_in(reset, "reset-password")
+    new_password = "a brand new passphrase 7"
+    # when each is given to the two mutations it was not made for
+    misuses = [
+        (VERIFY, {"token": reset_token}),
+        (VERIFY, {"token": invitation}),
+        (RESET, {"token": verify, "password": new_password}),
+        (RESET, {"token": invitation, "password": new_password}),
+        (ACCEPT, {"token": verify, "name": "Eve", "password": PASSWORD}),
+        (ACCEPT, {"token": reset_token, "name": "Eve", "password": PASSWORD}),
+    ]
+    for query, variables in misuses:
+        # then each answers INVALID_TOKEN at the token
+        (payload,) = (await client.gql(query, variables)).values()
+        errors = [(e["code"], e["field"]) for e in payload["errors"]]
+        assert errors == [("INVALID_TOKEN", ["token"])], (query, variables)
+    # and nothing changed: still unverified, still signed in, no member, no token used
+    assert (await client.gql(OWN_ADDRESS, token=owner.token))["viewer"]["member"] == {
+        "emailVerified": False
+    }
+    assert not await PartnerMember.exists(email=email)
+    assert not await IdentityToken.filter(used_at__not_isnull=True).exists()
+    # and each token still does what it was made for
+    await client.mutate(VERIFY, {"token": verify})
+    await client.mutate(ACCEPT, {"token": invitation, "name": "Ann", "password": PASSWORD})
+    await client.mutate(RESET, {"token": reset_token, "password": new_password})
 
 
 async def test_a_bad_password_on_accept_writes_nothing_and_keeps_the_link(
