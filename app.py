@@ -161,6 +161,7 @@ def _seed_demo(settings: Settings) -> None:
             seed_demo_data,
             print_logins=True,
             invitation_ttl_days=settings.invitation_ttl_days,
+            settings=settings,
         )
     )
 
