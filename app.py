@@ -230,7 +230,7 @@ class GracefulServer(uvicorn.Server):
             self._captured_signals.clear()
 
 
-async def _with_database(settings: Settings, action, **kwargs) -> Any:
+async def _with_database(settings: Settings, action, /, **kwargs) -> Any:
     from tortoise import Tortoise
 
     await Tortoise.init(config=settings.tortoise(), _enable_global_fallback=True)
