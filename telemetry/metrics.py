@@ -103,6 +103,12 @@ DELIVERIES = Counter(
     ["status"],
     registry=REGISTRY,
 )
+WEBHOOK_DELIVERIES = Counter(
+    "partnerdesk_webhook_deliveries",
+    "Webhook deliveries that reached a final status in this process: DELIVERED or FAILED.",
+    ["status"],
+    registry=REGISTRY,
+)
 DB_POOL_IN_USE = Gauge(
     "partnerdesk_db_pool_connections_in_use",
     "Database connections handed out right now (SQLite: its one connection, busy or not).",

@@ -32,6 +32,7 @@ from models.webhook import (
     WebhookEndpoint,
     WebhookEventType,
 )
+from telemetry import metrics
 from tests.support import GraphQLClient, create_customer, register_partner
 from tests.test_mail_worker import run_partnerdesk, start_partnerdesk
 from tests.webhook_receiver import HUGE_CHUNKS, Receiver, verifies
@@ -192,6 +193,17 @@ async def test_a_change_reaches_the_receiver_signed_as_the_specification_says(
     assert edge["node"]["deliveredAt"] is not None
 
 
+def final_statuses() -> dict[str, float]:
+    """partnerdesk_webhook_deliveries_total by status, as /metrics would show it."""
+    return {
+        status: metrics.REGISTRY.get_sample_value(
+            "partnerdesk_webhook_deliveries_total", {"status": status}
+        )
+        or 0.0
+        for status in ("DELIVERED", "FAILED")
+    }
+
+
 async def test_transient_failures_then_success_deliver_once_with_one_id(
     app: Starlette, settings: Settings, receiver: Receiver
 ) -> None:
@@ -207,16 +219,19 @@ async def test_transient_failures_then_success_deliver_once_with_one_id(
     finally:
         await receiver.start()
     receiver.faults[:] = ["500", "hang"]
+    before = final_statuses()
 
     # when
     await deliver_everything(settings)
 
-    # then: delivered, once, after four attempts
+    # then: delivered, once, after four attempts; counted once as DELIVERED
     await delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (Status.DELIVERED, 4)
     assert delivery.last_status_code == 204
     assert delivery.last_error == f"The endpoint did not answer within {TIMEOUT:g} s; retrying"
     assert receiver.ids == {global_id("WebhookDelivery", delivery.id): 1}
+    after = final_statuses()
+    assert (after["DELIVERED"] - before["DELIVERED"], after["FAILED"] - before["FAILED"]) == (1, 0)
 
 
 async def test_410_disables_the_endpoint_and_tells_its_owners_once(
@@ -226,6 +241,7 @@ async def test_410_disables_the_endpoint_and_tells_its_owners_once(
     endpoint = await an_endpoint(receiver)
     first, second = await queued(endpoint, 2)
     receiver.faults[:] = ["410"]
+    before = final_statuses()
 
     # when
     await deliver_everything(settings, concurrency=1)
@@ -246,6 +262,8 @@ async def test_410_disables_the_endpoint_and_tells_its_owners_once(
     [event] = await ActivityEvent.filter(verb=ActivityVerb.WEBHOOK_DISABLED)
     assert (event.subject_type, event.subject_id) == ("WebhookEndpoint", endpoint.id)
     assert receiver.accepted == []
+    after = final_statuses()
+    assert (after["DELIVERED"] - before["DELIVERED"], after["FAILED"] - before["FAILED"]) == (0, 2)
 
 
 async def test_an_endpoint_failing_every_attempt_for_three_days_is_disabled(

@@ -23,6 +23,7 @@ import events
 from config import Settings
 from events.polling import backoff_seconds, now
 from models.webhook import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint
+from telemetry import metrics
 from webhooks.endpoints import DISABLED, disable_failing_endpoint, failing_for, span
 from webhooks.failures import AttemptFailure
 
@@ -83,19 +84,22 @@ class OutcomeRecorder:
             (delivered if outcome.failure is None and outcome.attempted else others).append(outcome)
         recovered = {outcome.endpoint.id for outcome in delivered} & self.failing
         if not others and not recovered:
-            await self._mark_delivered(delivered, at)  # one statement: atomic by itself
+            marked = await self._mark_delivered(delivered, at)  # one statement: atomic by itself
+            metrics.WEBHOOK_DELIVERIES.labels("DELIVERED").inc(marked)
             return
         # events.transaction(): a disabled endpoint's e-mail and feed event go out after commit.
         async with events.transaction():
-            await self._mark_delivered(delivered, at)
+            marked = await self._mark_delivered(delivered, at)
             if recovered:
                 await WebhookEndpoint.filter(id__in=list(recovered)).update(failing_since=None)
                 self.failing -= recovered
-            for outcome in others:
-                await self._record_failure(outcome, at)
+            failed = [await self._record_failure(outcome, at) for outcome in others]
             await self._check_endpoints(others, at)
+        metrics.WEBHOOK_DELIVERIES.labels("DELIVERED").inc(marked)
+        metrics.WEBHOOK_DELIVERIES.labels("FAILED").inc(sum(failed))
 
-    async def _mark_delivered(self, delivered: Sequence[Outcome], at: datetime) -> None:
+    async def _mark_delivered(self, delivered: Sequence[Outcome], at: datetime) -> int:
+        """Mark the deliveries DELIVERED (those this worker still holds); how many."""
         # The hot path: one plain statement per group and status code (cf. models/statements.py);
         # building it with Tortoise costs five times the CPU.
         by_code: dict[int | None, list[int]] = {}
@@ -103,12 +107,13 @@ class OutcomeRecorder:
             by_code.setdefault(outcome.status_code, []).append(outcome.delivery.id)
         connection = get_connection("default")
         postgres = connection.capabilities.dialect == "postgres"
+        marked = 0
         for code, ids in by_code.items():
             values: list[object] = [code, at, self.token, *ids]
             marks = (
                 [f"${n}" for n in range(1, len(values) + 1)] if postgres else ["?"] * len(values)
             )
-            await connection.execute_query(
+            changed, _rows = await connection.execute_query(
                 "UPDATE webhook_delivery SET status = 'DELIVERED', attempts = attempts + 1,"
                 f" last_status_code = {marks[0]}, delivered_at = {marks[1]},"
                 " next_attempt_at = NULL, claimed_by = NULL"
@@ -116,17 +121,19 @@ class OutcomeRecorder:
                 f" AND id IN ({', '.join(marks[3:])})",
                 values,
             )
+            marked += changed
+        return marked
 
-    async def _record_failure(self, outcome: Outcome, at: datetime) -> None:
+    async def _record_failure(self, outcome: Outcome, at: datetime) -> int:
+        """Record a failed attempt: RETRYING, or FAILED for good; 1 if it became FAILED."""
         delivery = outcome.delivery
         if not outcome.attempted:
-            await WebhookDelivery.filter(**self.held(delivery.id)).update(
+            return await WebhookDelivery.filter(**self.held(delivery.id)).update(
                 status=WebhookDeliveryStatus.FAILED,
                 last_error=DISABLED,
                 next_attempt_at=None,
                 claimed_by=None,
             )
-            return
         failure = outcome.failure
         assert failure is not None
         attempts = delivery.attempts + 1
@@ -153,12 +160,12 @@ class OutcomeRecorder:
                 attempts,
                 detail,
             )
-            return
+            return 0
         if failure.gone:
             reason = failure.public_text("endpoint disabled")
         else:
             reason = failure.public_text(f"gave up after {span(self.max_age_hours)}")
-        await WebhookDelivery.filter(**self.held(delivery.id)).update(
+        failed = await WebhookDelivery.filter(**self.held(delivery.id)).update(
             status=WebhookDeliveryStatus.FAILED,
             attempts=attempts,
             last_status_code=failure.status_code,
@@ -174,6 +181,7 @@ class OutcomeRecorder:
             attempts,
             detail,
         )
+        return failed
 
     @property
     def max_age_hours(self) -> float:
