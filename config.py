@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -95,6 +96,12 @@ def _database_url(value: str) -> str:
     scheme = urlsplit(value).scheme
     if scheme not in {"sqlite", "postgres", "asyncpg", "psycopg"}:
         raise ValueError("must be a sqlite:// or postgres:// URL")
+    return value
+
+
+def _redis_prefix(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", value):
+        raise ValueError("must be 1-64 letters, digits, '.', '_' or '-'")
     return value
 
 
@@ -205,6 +212,8 @@ def _setting(default: str, parse: Callable[[str], Any]) -> Any:
 class Settings:
     database_url: str = _setting(DEFAULT_DATABASE_URL, _database_url)
     redis_url: str | None = _setting("", _optional_redis_url)
+    # Names this deployment's channels and keys in Redis, so that several share one Redis.
+    redis_prefix: str = _setting("partnerdesk", _redis_prefix)
     host: str = _setting("127.0.0.1", _text)
     port: int = _setting("8000", _int_between(1, 65535))
     env: str = _setting("development", _one_of("development", "production"))

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 def create_broker(settings: Settings) -> Broker:
     """Redis pub/sub when PARTNERDESK_REDIS_URL is set (several server processes), else in-process."""
     if settings.redis_url:
-        return RedisBroker(settings.redis_url)
+        return RedisBroker(settings.redis_url, channel_prefix=settings.redis_prefix)
     return InProcessBroker()
 
 

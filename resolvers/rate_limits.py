@@ -48,9 +48,9 @@ class Windows(Protocol):
 class SharedWindows:
     """The windows in Redis, shared by every instance (`limits`' moving-window strategy)."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, prefix: str) -> None:
         storage = storage_from_string(
-            "async+" + redis_url, implementation="redispy", key_prefix="partnerdesk-limits"
+            "async+" + redis_url, implementation="redispy", key_prefix=f"{prefix}-limits"
         )
         self.limiter = MovingWindowRateLimiter(storage)
 
@@ -128,7 +128,9 @@ class LocalWindows:
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self.windows: Windows = (
-            SharedWindows(settings.redis_url) if settings.redis_url else LocalWindows()
+            SharedWindows(settings.redis_url, settings.redis_prefix)
+            if settings.redis_url
+            else LocalWindows()
         )
         self.rules: dict[Limit, list[RateLimitItem]] = {
             Limit.INQUIRY_PER_IP: parse_many(settings.rate_limit_inquiry_ip),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +36,8 @@ def two_servers(database_url: str, tmp_path: Path) -> Iterator[tuple[ServerProce
     environment = {
         "PARTNERDESK_DATABASE_URL": database_url,
         "PARTNERDESK_REDIS_URL": REDIS_URL,
+        # Its own channels and keys: other test runs may share this Redis at the same time.
+        "PARTNERDESK_REDIS_PREFIX": f"pdtest-{uuid.uuid4().hex[:12]}",
         "PARTNERDESK_RATE_LIMIT_REGISTER_IP": "1000/minute",
         "PARTNERDESK_RATE_LIMIT_INQUIRY_IP": "1000/minute",
     }

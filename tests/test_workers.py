@@ -129,6 +129,8 @@ def environment(database_url: str) -> dict[str, str]:
     return {
         "PARTNERDESK_DATABASE_URL": database_url,
         "PARTNERDESK_REDIS_URL": REDIS_URL,
+        # Its own channels and keys: other test runs may share this Redis at the same time.
+        "PARTNERDESK_REDIS_PREFIX": f"pdtest-{uuid.uuid4().hex[:12]}",
         "PARTNERDESK_WORKERS": "2",
         "PARTNERDESK_RATE_LIMIT_REGISTER_IP": "1000/minute",
         "PARTNERDESK_RATE_LIMIT_INQUIRY_IP": "1000/minute",
