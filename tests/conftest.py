@@ -13,6 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
+from graphlib import TopologicalSorter
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -101,16 +102,24 @@ def settings(base_settings: Settings) -> Settings:
     return base_settings
 
 
+def _tables_children_first() -> list[str]:
+    """Every model's table, each before the tables its foreign keys point at."""
+    points_at: dict[str, set[str]] = {}
+    for model in Tortoise.apps["partnerdesk"].values():
+        meta = model._meta
+        points_at[meta.db_table] = {
+            meta.fields_map[name].related_model._meta.db_table
+            for name in meta.fk_fields | meta.o2o_fields
+        }
+    return list(reversed(list(TopologicalSorter(points_at).static_order())))
+
+
 async def _empty_all_tables() -> None:
-    connection = get_connection("default")
-    tables = [model._meta.db_table for model in Tortoise.apps["partnerdesk"].values()]
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_script(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    else:
-        statements = "".join(f'DELETE FROM "{table}";' for table in tables)
-        await connection.execute_script(
-            f"PRAGMA foreign_keys=OFF;{statements}PRAGMA foreign_keys=ON;"
-        )
+    # DELETE, children first, in one script: on PostgreSQL a TRUNCATE of every table costs
+    # about a quarter of a second per test, DELETE of a test's few rows a few milliseconds.
+    # Ids go on counting up across tests, as SQLite's AUTOINCREMENT always did.
+    statements = "".join(f'DELETE FROM "{table}";' for table in _tables_children_first())
+    await get_connection("default").execute_script(statements)
 
 
 @pytest.fixture
