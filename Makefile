@@ -12,6 +12,14 @@ run: setup
 
 test: setup browser test-sqlite test-postgres
 
+# Each pass runs on pytest-xdist workers, as many as the machine has cores (PYTEST_WORKERS=0:
+# one process); a worker is a session of its own, with its own database. A test module runs
+# whole on one worker (--dist loadfile): its module and session fixtures (a server, Chromium)
+# start once, the fuzz totals see the fuzz tests, and the two tests of test_multi_instance.py,
+# whose servers use the default Redis channels, never run at once.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+
 # The first pass lints and fuzzes 2,000 operations; the later passes skip the lint and fuzz
 # 300 operations each, which keeps the whole of `make test` near ten minutes.
 REPEAT_PASS := PARTNERDESK_SKIP_LINT_TESTS=1 PARTNERDESK_FUZZ_EXAMPLES=300
@@ -19,16 +27,16 @@ REPEAT_PASS := PARTNERDESK_SKIP_LINT_TESTS=1 PARTNERDESK_FUZZ_EXAMPLES=300
 # Each database pass runs the suite twice: with the compiled read path (the default) and with
 # every query going through the resolvers, which must answer identically.
 test-sqlite: setup
-	PARTNERDESK_TEST_BACKEND=sqlite $(BIN)/pytest
+	PARTNERDESK_TEST_BACKEND=sqlite $(PYTEST)
 	@echo "== SQLite, compiled read path off"
-	PARTNERDESK_TEST_BACKEND=sqlite PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(BIN)/pytest
+	PARTNERDESK_TEST_BACKEND=sqlite PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(PYTEST)
 
 test-postgres: setup
 	@if [ -n "$$PARTNERDESK_TEST_DATABASE_URL" ]; then \
 		echo "== PostgreSQL pass ($$PARTNERDESK_TEST_DATABASE_URL)"; \
-		PARTNERDESK_TEST_BACKEND=postgres $(REPEAT_PASS) $(BIN)/pytest && \
+		PARTNERDESK_TEST_BACKEND=postgres $(REPEAT_PASS) $(PYTEST) && \
 		echo "== PostgreSQL, compiled read path off" && \
-		PARTNERDESK_TEST_BACKEND=postgres PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(BIN)/pytest; \
+		PARTNERDESK_TEST_BACKEND=postgres PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(PYTEST); \
 	else \
 		echo "$(PG_PASS_SKIPPED)"; \
 	fi

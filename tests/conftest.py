@@ -2,7 +2,8 @@
 
 PARTNERDESK_TEST_BACKEND picks SQLite (default) or PostgreSQL. The PostgreSQL run
 creates its own database on the server named by PARTNERDESK_TEST_DATABASE_URL and
-drops it at the end, so concurrent runs never see each other's rows.
+drops it at the end, so concurrent runs never see each other's rows. Under pytest-xdist
+each worker is a session of its own: its own SQLite file or PostgreSQL database.
 """
 
 from __future__ import annotations
