@@ -4,6 +4,14 @@ PARTNERDESK_TEST_BACKEND picks SQLite (default) or PostgreSQL. The PostgreSQL ru
 creates its own database on the server named by PARTNERDESK_TEST_DATABASE_URL and
 drops it at the end, so concurrent runs never see each other's rows. Under pytest-xdist
 each worker is a session of its own: its own SQLite file or PostgreSQL database.
+
+`make test` runs the suite four times: on SQLite and on PostgreSQL, each with the compiled
+read path on and off (PARTNERDESK_COMPILED_READS=false). Every test runs in all four unless
+it is marked `no_graphql` (sends no GraphQL operation to PartnerDesk: left out of the passes
+with compiled reads off) or `no_test_database` (touches no database of the backend under
+test: left out of the PostgreSQL passes). tests/passes.py defines the marks; collection
+stops when a marked test uses a fixture or a name its mark rules out (the app, the client,
+a server; the test database), so a mark cannot quietly drop a test from a pass it belongs in.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from tortoise.connection import get_connection
 from app import create_app
 from config import Settings
 from models.database import migrate_database
+from tests.passes import PASS_MARKS, check_pass_marks
 from tests.support import GraphQLClient
 
 POSTGRES_URL = os.environ.get("PARTNERDESK_TEST_DATABASE_URL")
@@ -210,9 +219,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres_only: needs PostgreSQL (skipped, with the reason, on SQLite)"
     )
+    for mark in PASS_MARKS:
+        config.addinivalue_line("markers", f"{mark.name}: {mark.description}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    check_pass_marks(items)
     if BACKEND == "postgres":
         return
     reason = (
