@@ -18,7 +18,8 @@ test: setup browser test-sqlite test-postgres
 # start once, the fuzz totals see the fuzz tests, and the two tests of test_multi_instance.py,
 # whose servers use the default Redis channels, never run at once.
 PYTEST_WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+# --no-loadscope-reorder: modules go out in the order tests/passes.py gives them, longest first.
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The first pass lints and fuzzes 2,000 operations; the later passes fuzz 300 operations each.
 REPEAT_PASS := PARTNERDESK_FUZZ_EXAMPLES=300

@@ -36,7 +36,7 @@ from tortoise.connection import get_connection
 from app import create_app
 from config import Settings
 from models.database import migrate_database
-from tests.passes import PASS_MARKS, check_pass_marks
+from tests.passes import PASS_MARKS, check_pass_marks, longest_first
 from tests.support import GraphQLClient
 
 POSTGRES_URL = os.environ.get("PARTNERDESK_TEST_DATABASE_URL")
@@ -225,6 +225,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     check_pass_marks(items)
+    longest_first(items)
     if BACKEND == "postgres":
         return
     reason = (

@@ -11,10 +11,15 @@ which difference the test cannot see:
 
 A test with both runs once. At collection, every marked test is checked against what would
 make its mark wrong: the fixtures it uses and the names its module mentions.
+
+A parallel pass (pytest-xdist, --dist loadfile) hands out whole modules in collection order;
+longest_first() puts the modules that take longest at the front, so that none of them starts
+last and keeps one worker busy alone while the others have finished.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,3 +86,26 @@ def check_pass_marks(items: list[pytest.Item]) -> None:
             "tests that would drop out of passes they belong in (tests/passes.py):\n"
             + "\n".join(problems)
         )
+
+
+# Each takes tens of seconds in a pass (the fuzz tests over a minute in the first); the other
+# modules follow, those with more tests first. A stale list costs time, never a test.
+LONGEST_MODULES = (
+    "test_fuzz.py",
+    "test_browser.py",
+    "test_mail_worker.py",
+    "test_multi_instance.py",
+    "test_webhook_delivery.py",
+)
+
+
+def longest_first(items: list[pytest.Item]) -> None:
+    """Reorders `items` module by module, keeping the order of the tests within a module."""
+    tests_per_module = Counter(item.path for item in items)
+
+    def rank(item: pytest.Item) -> tuple[int, int, str]:
+        name = item.path.name
+        listed = LONGEST_MODULES.index(name) if name in LONGEST_MODULES else len(LONGEST_MODULES)
+        return listed, -tests_per_module[item.path], str(item.path)
+
+    items.sort(key=rank)
