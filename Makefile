@@ -12,23 +12,37 @@ run: setup
 
 test: setup browser test-sqlite test-postgres
 
-# The first pass lints and fuzzes 2,000 operations; the later passes skip the lint and fuzz
-# 300 operations each, which keeps the whole of `make test` near ten minutes.
-REPEAT_PASS := PARTNERDESK_SKIP_LINT_TESTS=1 PARTNERDESK_FUZZ_EXAMPLES=300
+# Each pass runs on pytest-xdist workers, as many as the machine has cores (PYTEST_WORKERS=0:
+# one process); a worker is a session of its own, with its own database. A test module runs
+# whole on one worker (--dist loadfile): its module and session fixtures (a server, Chromium)
+# start once, the fuzz totals see the fuzz tests, and the two tests of test_multi_instance.py,
+# whose servers use the default Redis channels, never run at once.
+PYTEST_WORKERS ?= auto
+# --no-loadscope-reorder: modules go out in the order tests/passes.py gives them, longest first.
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+# The first pass lints and fuzzes 2,000 operations; the later passes fuzz 300 operations each.
+REPEAT_PASS := PARTNERDESK_FUZZ_EXAMPLES=300
 
 # Each database pass runs the suite twice: with the compiled read path (the default) and with
-# every query going through the resolvers, which must answer identically.
+# every query going through the resolvers, which must answer identically. A test marked
+# no_graphql (it sends no GraphQL operation to PartnerDesk) is left out of the passes with
+# compiled reads off; one marked no_test_database (it touches no database of the backend under
+# test) is left out of the PostgreSQL passes. tests/passes.py checks the marks at collection.
 test-sqlite: setup
-	PARTNERDESK_TEST_BACKEND=sqlite $(BIN)/pytest
+	@echo "== SQLite, compiled read path on"
+	PARTNERDESK_TEST_BACKEND=sqlite $(PYTEST)
 	@echo "== SQLite, compiled read path off"
-	PARTNERDESK_TEST_BACKEND=sqlite PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(BIN)/pytest
+	PARTNERDESK_TEST_BACKEND=sqlite PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) \
+		$(PYTEST) -m "not no_graphql"
 
 test-postgres: setup
 	@if [ -n "$$PARTNERDESK_TEST_DATABASE_URL" ]; then \
 		echo "== PostgreSQL pass ($$PARTNERDESK_TEST_DATABASE_URL)"; \
-		PARTNERDESK_TEST_BACKEND=postgres $(REPEAT_PASS) $(BIN)/pytest && \
+		PARTNERDESK_TEST_BACKEND=postgres $(REPEAT_PASS) $(PYTEST) -m "not no_test_database" && \
 		echo "== PostgreSQL, compiled read path off" && \
-		PARTNERDESK_TEST_BACKEND=postgres PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) $(BIN)/pytest; \
+		PARTNERDESK_TEST_BACKEND=postgres PARTNERDESK_COMPILED_READS=false $(REPEAT_PASS) \
+			$(PYTEST) -m "not no_graphql and not no_test_database"; \
 	else \
 		echo "$(PG_PASS_SKIPPED)"; \
 	fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,15 +15,19 @@ _HASHERS = {
     "fast": PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1),
 }
 _profile = "standard"
-# Verified against when the e-mail is unknown, so both failures take the same time.
-_DUMMY_HASH = _HASHERS["fast"].hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash(profile: str) -> str:
+    """Verified against when the e-mail is unknown, so both failures take the same time."""
+    return _HASHERS[profile].hash("not a real password")
 
 
 def use_profile(profile: str) -> None:
     """Pick the cost profile (Settings.password_hash_profile) at application start."""
-    global _profile, _DUMMY_HASH
+    global _profile
     _profile = profile
-    _DUMMY_HASH = _HASHERS[profile].hash("not a real password")
+    _dummy_hash(profile)  # hashed now, not in the first failed sign-in
 
 
 async def hash_password(password: str) -> str:
@@ -34,7 +39,7 @@ async def verify_password(stored_hash: str | None, password: str) -> bool:
 
     def verify() -> bool:
         try:
-            return _HASHERS[_profile].verify(stored_hash or _DUMMY_HASH, password)
+            return _HASHERS[_profile].verify(stored_hash or _dummy_hash(_profile), password)
         except (VerificationError, InvalidHashError, UnicodeEncodeError):
             return False  # UnicodeEncodeError: lone surrogates, never part of a stored password
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
@@ -92,7 +93,13 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     extensions): every route hands them to one pipeline (schema/pipeline.py), which parses,
     validates, limits, runs and translates errors the same way for all.
     """
-    settings = settings or Settings()
+    return _schema(production=(settings or Settings()).production)
+
+
+# Built once per process and kind: a schema keeps no state of the app that uses it, and building
+# one takes a tenth of a second (the test suite creates an app per test).
+@functools.cache
+def _schema(*, production: bool) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -110,5 +117,5 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
             datetime.date: DATE_SCALAR,
             datetime.datetime: DATE_TIME_SCALAR,
         },
-        config=StrawberryConfig(disable_field_suggestions=settings.production),
+        config=StrawberryConfig(disable_field_suggestions=production),
     )

@@ -78,8 +78,13 @@ class ServerProcess:
         inherited = {
             name: value for name, value in os.environ.items() if not name.startswith("PARTNERDESK_")
         }
+        # The read path of the pass under test (`make test` runs the suite with it off too).
+        read_path = {
+            name: os.environ[name] for name in ("PARTNERDESK_COMPILED_READS",) if name in os.environ
+        }
         return {
             **inherited,
+            **read_path,
             "PARTNERDESK_DATABASE_URL": f"sqlite://{self.workdir / 'partnerdesk.sqlite3'}",
             "PARTNERDESK_HOST": "127.0.0.1",
             "PARTNERDESK_PORT": str(self.port),

@@ -38,6 +38,9 @@ playwright_api = pytest.importorskip(
 )
 expect = playwright_api.expect
 
+# `partnerdesk serve` on its own SQLite database, whatever the backend under test.
+pytestmark = pytest.mark.no_test_database
+
 SUBMIT_INQUIRY = """
 mutation($input: SubmitInquiryInput!) {
   submitInquiry(input: $input) { accepted errors { code message field } }

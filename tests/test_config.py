@@ -12,6 +12,8 @@ import pytest
 from config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# Fresh processes with an environment of their own: no app of the pass, no test database.
+pytestmark = [pytest.mark.no_graphql, pytest.mark.no_test_database]
 
 
 def partnerdesk(

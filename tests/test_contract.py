@@ -11,6 +11,7 @@ from graphql import build_schema, find_breaking_changes
 from schema import create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.no_graphql, pytest.mark.no_test_database]
 CANDIDATES = [
     ROOT.parent / "shared" / "api" / "contract.graphql",
     Path("/work/shared/api/contract.graphql"),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("PARTNERDESK_SKIP_LINT_TESTS") == "1",
-    reason="linted once per `make test`, in the SQLite pass",
-)
+# Linted once per `make test`, in its first pass.
+pytestmark = [pytest.mark.no_graphql, pytest.mark.no_test_database]
 
 
 @pytest.mark.parametrize(

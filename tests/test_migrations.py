@@ -104,6 +104,7 @@ def migrate_old_rows(url: str, before: str) -> dict[str, list[dict[str, Any]]]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.no_graphql
 async def test_old_smtp_details_move_out_of_what_partners_read(fresh_database_url: str) -> None:
     # given / when: e-mails and activity rows written before migration 0005
     found = migrate_old_rows(fresh_database_url, "0004_one_connected_invitation_per_customer")
@@ -132,6 +133,7 @@ async def test_old_smtp_details_move_out_of_what_partners_read(fresh_database_ur
     ]
 
 
+@pytest.mark.no_graphql
 async def test_old_authorizations_get_the_requesters_name(fresh_database_url: str) -> None:
     # given / when: an authorization written before migration 0006
     found = migrate_old_rows(fresh_database_url, "0005_email_last_error_detail")

@@ -13,6 +13,7 @@ from resolvers.conditions import NOW, AllOf, AnyOf, Compare, Contains, IsNull, O
 from resolvers.read_rules import READ_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.no_graphql, pytest.mark.no_test_database]
 PRODUCT_PACKAGES = ("schema", "resolvers", "mailers", "events", "models", "webhooks", "telemetry")
 PRODUCT_MODULES = ("app.py", "endpoints.py", "config.py")
 THE_ONE_PLACE = ROOT / "resolvers" / "read_rules.py"

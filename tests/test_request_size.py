@@ -25,6 +25,8 @@ MIB = 1024 * 1024
 # Below uvicorn's own bound on a request line (about 64 KiB), so the app's checks are the
 # ones that answer.
 LIMIT = 8192
+# `partnerdesk serve` on its own SQLite database, started once for the module.
+pytestmark = pytest.mark.no_test_database
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,12 @@ from tests.factories import DISMISS_INQUIRY, SUBMIT_INQUIRY, pk_of
 from tests.support import GraphQLClient, PartnerLogin, register_partner, rendered_at
 
 
+def ago(**delta: float) -> datetime:
+    # Taken when the test runs, not at import: a long or parallel run reaches this module
+    # minutes after collecting it, and the sweep compares with its own clock.
+    return datetime.now(UTC) - timedelta(**delta)
+
+
 @pytest.fixture
 async def partner(client: GraphQLClient) -> PartnerLogin:
     return await register_partner(client, public=True)
@@ -60,7 +66,7 @@ async def sent_email(partner: PartnerLogin, days_ago: float, status: EmailStatus
             values={"recipient": "Someone", "partner": "Agency"},
             partner_id=pk_of(partner.partner_id),
         )
-    sent_at = datetime.now(UTC) - timedelta(days=days_ago) if status == EmailStatus.SENT else None
+    sent_at = ago(days=days_ago) if status == EmailStatus.SENT else None
     await EmailDelivery.filter(id=email.id).update(status=status, sent_at=sent_at)
     return email.id
 
@@ -72,9 +78,9 @@ async def test_dismissed_inquiries_are_deleted_after_the_retention_period(
     old = await inquiry(client, partner, "Old Spammer", dismiss=True)
     recent = await inquiry(client, partner, "Recent Spammer", dismiss=True)
     waiting = await inquiry(client, partner, "Patient Sender", dismiss=False)
-    await Inquiry.filter(id=old).update(dismissed_at=datetime.now(UTC) - timedelta(days=91))
-    await Inquiry.filter(id=recent).update(dismissed_at=datetime.now(UTC) - timedelta(days=89))
-    await Inquiry.filter(id=waiting).update(received_at=datetime.now(UTC) - timedelta(days=200))
+    await Inquiry.filter(id=old).update(dismissed_at=ago(days=91))
+    await Inquiry.filter(id=recent).update(dismissed_at=ago(days=89))
+    await Inquiry.filter(id=waiting).update(received_at=ago(days=200))
     # when
     changed = await sweep_once()
     # then
@@ -118,9 +124,7 @@ async def test_retention_runs_once_a_day_whichever_process_sweeps(partner: Partn
     old = await sent_email(partner, days_ago=31, status=EmailStatus.SENT)
     # when: another process sweeps the same day, then one a day later
     same_day = await sweep_once()
-    await HousekeepingRun.filter(name=RETENTION).update(
-        last_run_at=datetime.now(UTC) - timedelta(days=1, seconds=1)
-    )
+    await HousekeepingRun.filter(name=RETENTION).update(last_run_at=ago(days=1, seconds=1))
     next_day = await sweep_once()
     # then
     assert "e-mail bodies cleared" not in same_day
@@ -144,7 +148,7 @@ async def test_an_import_whose_process_died_is_marked_failed(partner: PartnerLog
             status=ImportStatus.RUNNING,
             dry_run=False,
             rows=10,
-            heartbeat_at=datetime.now(UTC) - timedelta(minutes=minutes),
+            heartbeat_at=ago(minutes=minutes),
         )
         for minutes in (11, 1)
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
@@ -25,6 +26,8 @@ from resolvers.permissions import MUTATION_AUDIENCES
 from schema import create_schema
 
 BUILT_IN_SCALARS = {"String", "Int", "Float", "Boolean", "ID"}
+
+pytestmark = [pytest.mark.no_graphql, pytest.mark.no_test_database]
 
 
 def schema_elements(schema: GraphQLSchema) -> Iterator[tuple[str, str | None]]:

@@ -18,6 +18,9 @@ from tests.browser import ServerProcess
 from tests.support import GraphQLClient, register_partner
 from tests.ws_client import closed_with, next_data, session, subscribe
 
+# `partnerdesk serve` on its own SQLite database, whatever the backend under test.
+pytestmark = pytest.mark.no_test_database
+
 LOGIN = "mutation($input: LoginInput!) { login(input: $input) { token errors { code } } }"
 
 

@@ -538,15 +538,17 @@ async def test_stop_finishes_what_is_being_sent_and_releases_the_rest(
 async def test_a_slow_run_renews_its_lease_so_no_other_worker_takes_it_over(
     app: Starlette, settings: Settings, receiver: Receiver
 ) -> None:
-    # given: a run that takes about three leases (one sender, 0.25 s per delivery, 1 s lease)
+    # given: a run that takes about three leases (one sender, 0.5 s per delivery, 2 s lease).
+    # A sender renews between deliveries once half the lease is gone, so the slack is one
+    # delivery's time: 0.5 s of a busy machine (a parallel `make test`) must not lose it.
     endpoint = await an_endpoint(receiver)
     await queued(endpoint, 12)
-    receiver.delay = 0.25
-    slow = replace(settings, webhook_lease_seconds=1)
+    receiver.delay = 0.5
+    slow = replace(settings, webhook_lease_seconds=2, webhook_timeout_seconds=1)
 
     # when: a second worker polls all the while, ready to take any lease that runs out
     async with running_worker(slow, concurrency=1), running_worker(slow, poll_seconds=0.02):
-        await asyncio.wait_for(until_none_pending(), timeout=15)
+        await asyncio.wait_for(until_none_pending(), timeout=30)
 
     # then: each delivery was sent once
     assert len(receiver.accepted) == 12 and set(receiver.ids.values()) == {1}
