@@ -44,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
+from bench.report import replace_section
 from bench.servers import Server, partnerdesk
 from models.database import migrate_database
 
@@ -367,13 +368,7 @@ def write_reports(results: list[Figures], export_customers: int) -> None:
         f"From `bench/import_export.py` ({when}); details in [DATA.md](DATA.md).\n\n"
         f"{table}\n{SECTION_END}"
     )
-    text = RESULTS_MD.read_text(encoding="utf-8") if RESULTS_MD.exists() else ""
-    if SECTION_START in text and SECTION_END in text:
-        before, rest = text.split(SECTION_START, 1)
-        text = before + section + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    RESULTS_MD.write_text(text, encoding="utf-8")
+    replace_section(RESULTS_MD, SECTION_START, SECTION_END, section)
 
 
 async def main() -> None:

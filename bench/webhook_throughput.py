@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 
 from bench.mail_throughput import free_port, wait_until_listening
+from bench.report import replace_section
 from config import Settings
 from models.database import migrate_database
 from models.global_ids import global_id
@@ -32,6 +33,8 @@ from models.webhook import WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoi
 from webhooks.payloads import body
 from webhooks.signing import new_secret, signature_headers
 from webhooks.worker import WebhookWorker
+
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 
 # A receiver that takes every POST and answers 204: a process of its own, like a real one.
 RECEIVER = """
@@ -135,12 +138,38 @@ async def bare_client(
     return count / elapsed, cpu * 1000 / count
 
 
+def write_section(
+    url: str, deliveries: int, concurrency: int, rounds: list[str], ratios: list[float]
+) -> None:
+    """This database's rounds as a section of bench/RESULTS.md (method: bench/WEBHOOKS.md)."""
+    database = "PostgreSQL" if url.startswith("postgres") else "SQLite"
+    key = f"webhooks-{database.lower()}"
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    replace_section(
+        RESULTS_MD,
+        f"<!-- {key}: written by bench/webhook_throughput.py -->",
+        f"<!-- /{key} -->",
+        f"<!-- {key}: written by bench/webhook_throughput.py -->\n"
+        f"## Webhook delivery throughput, {database}\n\n"
+        f"`bench/webhook_throughput.py --write` ({when}): {deliveries:,} deliveries, "
+        f"{concurrency} in flight, the worker against a bare httpx client posting the same "
+        "signed bodies (method in [WEBHOOKS.md](WEBHOOKS.md)); target ≥ 0.7.\n\n"
+        "| " + " | ".join(f"round {n}" for n in range(1, len(rounds) + 1)) + " | median ratio |\n"
+        "|" + "---|" * (len(rounds) + 1) + "\n"
+        "| " + " | ".join(rounds) + f" | **{statistics.median(ratios):.2f}** |\n"
+        f"<!-- /{key} -->",
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deliveries", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--write", action="store_true", help="put the rounds into bench/RESULTS.md's section"
+    )
     args = parser.parse_args()
 
     from tortoise import Tortoise
@@ -165,7 +194,8 @@ async def main() -> None:
                 url=f"http://127.0.0.1:{port}/hooks",
                 secret=new_secret(),
             )
-            ratios = []
+            ratios: list[float] = []
+            rounds: list[str] = []
             for round_number in range(1, args.rounds + 1):
                 worker_rate, worker_cpu = await drain_with_worker(
                     settings, endpoint, args.deliveries
@@ -174,6 +204,7 @@ async def main() -> None:
                     settings, endpoint, args.deliveries, args.concurrency
                 )
                 ratios.append(worker_rate / reference_rate)
+                rounds.append(f"{worker_rate:,.0f} vs {reference_rate:,.0f} /s ({ratios[-1]:.2f})")
                 print(
                     f"round {round_number}: worker {worker_rate:6.0f} deliveries/s "
                     f"({worker_cpu:.2f} ms CPU each), bare httpx {reference_rate:6.0f} posts/s "
@@ -184,6 +215,8 @@ async def main() -> None:
                 f"median ratio worker/reference: {statistics.median(ratios):.2f} (target >= 0.7), "
                 f"{args.deliveries} deliveries, {args.concurrency} in flight"
             )
+            if args.write:
+                write_section(url, args.deliveries, args.concurrency, rounds, ratios)
         finally:
             await Tortoise.close_connections()
             receiver.terminate()
