@@ -15,8 +15,8 @@ test: setup browser test-sqlite test-postgres
 # Each pass runs on pytest-xdist workers, as many as the machine has cores (PYTEST_WORKERS=0:
 # one process); a worker is a session of its own, with its own database. A test module runs
 # whole on one worker (--dist loadfile): its module and session fixtures (a server, Chromium)
-# start once, the fuzz totals see the fuzz tests, and the two tests of test_multi_instance.py,
-# whose servers use the default Redis channels, never run at once.
+# start once and the fuzz totals see the fuzz tests. Tests on the shared Redis take a
+# PARTNERDESK_REDIS_PREFIX of their own, so workers never hear each other's events.
 PYTEST_WORKERS ?= auto
 # --no-loadscope-reorder: modules go out in the order tests/passes.py gives them, longest first.
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder

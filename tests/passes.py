@@ -95,6 +95,7 @@ LONGEST_MODULES = (
     "test_browser.py",
     "test_mail_worker.py",
     "test_multi_instance.py",
+    "test_workers.py",
     "test_webhook_delivery.py",
 )
 
